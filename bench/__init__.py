@@ -1,0 +1,1 @@
+"""Benchmarks: ours against a named peer, same data, same machine, same run."""

@@ -1,0 +1,23 @@
+"""`python -m bench [name ...]`: run the named benchmarks (all by default)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHMARKS = ["ingest"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", metavar="name", help=f"one of {BENCHMARKS}")
+    parser.add_argument("--points", type=int, default=200_000, help="features in the ingest file")
+    args = parser.parse_args()
+    if unknown := set(args.names) - set(BENCHMARKS):
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
+    for name in args.names or BENCHMARKS:
+        importlib.import_module(f"bench.{name}").run(args)
+
+
+if __name__ == "__main__":
+    main()

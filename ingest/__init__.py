@@ -1,0 +1,1 @@
+"""Ingest: read a publisher's file, harmonise it to its protocol, validate it, load it."""

@@ -1,0 +1,58 @@
+"""Reaching PostGIS: an explicit DATABASE_URL wins, otherwise the embedded cluster is started."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import psycopg2
+import psycopg2.extensions
+
+from ingest.errors import DatabaseUnavailable
+from ingest.pgcluster import EmbeddedCluster, cluster_folder
+
+
+def resolve_database_url(explicit: str | None, state_dir: Path) -> str:
+    """An explicit URL, or the embedded cluster under state_dir (started if need be)."""
+    return explicit or EmbeddedCluster(cluster_folder(state_dir)).start()
+
+
+def url_parts(url: str) -> dict[str, str | int]:
+    """Libpq keyword parameters of a postgresql:// URL, as pygeoapi's provider wants them."""
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 5432,
+        "dbname": parts.path.lstrip("/") or "postgres",
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+    }
+
+
+def connect(url: str) -> psycopg2.extensions.connection:
+    try:
+        return psycopg2.connect(url, application_name="regiongis")
+    except psycopg2.OperationalError as exc:
+        where = url_parts(url)
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {where['host']}:{where['port']}/{where['dbname']}: "
+            f"{str(exc).strip().splitlines()[0]}"
+        ) from exc
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """One connection, one transaction: committed on success, rolled back on any error."""
+    conn = connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
+def ensure_postgis(url: str) -> None:
+    with transaction(url) as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")

@@ -1,0 +1,42 @@
+-- Bookkeeping shared by every theme: runs, their issue logs, and the quarantine.
+CREATE EXTENSION IF NOT EXISTS postgis;
+
+CREATE TABLE IF NOT EXISTS ingest_run (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source text NOT NULL,
+    publisher text NOT NULL,
+    theme text NOT NULL,
+    protocol text NOT NULL,
+    file_name text NOT NULL,
+    file_sha256 text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed')),
+    input integer,
+    loaded integer,
+    quarantined integer,
+    message text
+);
+
+CREATE TABLE IF NOT EXISTS issue_log (
+    run_id bigint NOT NULL REFERENCES ingest_run (id) ON DELETE CASCADE,
+    source_row integer,
+    field text NOT NULL,
+    rule text NOT NULL,
+    severity text NOT NULL,
+    message text NOT NULL,
+    value text
+);
+CREATE INDEX IF NOT EXISTS issue_log_run_idx ON issue_log (run_id);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id bigint NOT NULL REFERENCES ingest_run (id) ON DELETE CASCADE,
+    source text NOT NULL,
+    theme text NOT NULL,
+    source_row integer NOT NULL,
+    reason text NOT NULL,
+    attributes jsonb NOT NULL,
+    geom geometry
+);
+CREATE INDEX IF NOT EXISTS quarantine_source_idx ON quarantine (source);
