@@ -63,7 +63,9 @@ def validate(
     wrong_kind = ~missing & ~kinds.isin(_allowed_types(theme))
     minx, miny, maxx, maxy = region_bbox
     outside = ~missing & ~geoms.intersects(shapely.box(minx, miny, maxx, maxy))
-    key = frame[theme.natural_key].astype("string").agg("|".join, axis=1)
+    key = frame[theme.natural_key[0]].astype("string")
+    for name in theme.natural_key[1:]:
+        key = key + "|" + frame[name].astype("string")  # a missing part leaves the key missing
     duplicate = key.notna() & key.duplicated(keep="first")
     expected = " or ".join(theme.geometry_types)
     return frame, issues.concat(

@@ -38,7 +38,11 @@ class BrowserUnavailable(RuntimeError):
 
 @dataclass
 class PageReport:
-    """What a page did while it was open; lists fill in as events arrive."""
+    """What a page did while it was open; lists fill in as events arrive.
+
+    failed_requests holds network failures (external requests too, as they are blocked) and
+    responses with an HTTP error status; dialogs are alert/confirm/prompt calls, all dismissed.
+    """
 
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)

@@ -4,6 +4,7 @@ run changes nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,13 @@ def write_geojson(folder: Path, features: list[dict]) -> Path:
     path = folder / "spec.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _forget_spec_source(db) -> Iterator[None]:
+    """Each test starts and ends with no rows from the spec source, so feeds count only the demo."""
+    yield
+    db.execute("DELETE FROM roadworks WHERE source = %s", (TEST_SOURCE.id,))
 
 
 def rows_of(db, source: str) -> list[tuple]:

@@ -15,16 +15,18 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.sync_api import Locator, Page
+from browser import PageReport, load_page, open_page
 
 from maps import STATIC_DIR, build_regional_map
 from maps.regional import DEFAULT_ASSETS_URL, legend_entries
 from protocols import load_protocols
 from protocols.spec import Style
-from tests.browser import PageReport, load_page, open_page
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 PROTOCOLS = load_protocols()
 ROADWORKS = PROTOCOLS.themes["roadworks"]
@@ -132,11 +134,14 @@ def map_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def open_popup(page: Page, colour: str) -> Locator:
-    """Click the point drawn in colour and return its popup."""
+    """Click the point drawn in colour and return its popup, once it has faded in."""
     page.locator(f'{DRAWN_FEATURE}[fill="{colour}"]').click()
-    popup = page.locator(".leaflet-popup-content")
+    popup = page.locator(".leaflet-popup")
     popup.wait_for()
-    return popup
+    page.wait_for_function(
+        "popup => getComputedStyle(popup).opacity === '1'", arg=popup.element_handle()
+    )
+    return popup.locator(".leaflet-popup-content")
 
 
 def assert_clean(report: PageReport) -> None:

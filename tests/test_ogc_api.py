@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import httpx
@@ -54,8 +53,8 @@ def test_gdal_oapif_driver_lists_every_layer(live_server: str, demo_loaded) -> N
 
 def test_gdal_oapif_driver_counts_equal_the_demo_files(live_server: str, demo_loaded) -> None:
     for theme, loaded in loaded_per_theme(demo_loaded).items():
-        summary = ogr("-ro", "-so", "-json", f"OAPIF:{live_server}/ogc", theme)
-        assert json.loads(summary)["layers"][0]["featureCount"] == loaded, theme
+        summary = ogr("-ro", "-so", f"OAPIF:{live_server}/ogc", theme)
+        assert f"Feature Count: {loaded}\n" in summary, theme
 
 
 def test_owslib_reads_features(live_server: str, demo_loaded) -> None:
