@@ -60,6 +60,12 @@ class FieldSpec(Strict):
     required: bool = False
     codelist: str | None = None
     max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    unique: bool = False  # unique within a publisher's source
+    unit: str | None = None  # the unit values are stored in (e.g. mm, W); mappings convert to it
+    sensitive: bool = False  # never shown to the public, on any route
 
     @model_validator(mode="after")
     def _code_fields_name_a_list(self) -> FieldSpec:
@@ -79,6 +85,22 @@ class Style(Strict):
     popup: list[str] = []
 
 
+class Matching(Strict):
+    """Tolerances for checks across authority boundaries, in metres of the storage CRS."""
+
+    network: bool = False  # lines that should join across boundaries (roads, mains)
+    snap_m: float = 5.0  # line ends this close to a neighbour's line are joined
+    duplicate_m: float = 2.0  # features this close, alike in attributes, are one object
+    out_of_area_m: float = 50.0  # how far beyond its publisher's area a feature may lie
+
+
+class Access(Strict):
+    """What the public may see of a theme; partners always see it exactly."""
+
+    sensitive: bool = False
+    public_grid_m: int = 100  # sensitive geometry is shown to the public as cells this size
+
+
 class ThemeSpec(Strict):
     id: str = Field(pattern=SLUG)
     version: str
@@ -92,6 +114,9 @@ class ThemeSpec(Strict):
     natural_key: list[str] = Field(min_length=1)
     fields: list[FieldSpec]
     style: Style = Style()
+    matching: Matching = Matching()
+    access: Access = Access()
+    update_frequency: str = "as required"
 
     @property
     def table(self) -> str:

@@ -6,7 +6,6 @@ the app from the same parts the CLI uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -16,23 +15,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import maps
-from ingest.region import Region
-from protocols import Protocols
 from server.boundaries import boundaries_geojson
+from server.deployment import Deployment
 from server.ogc import mount_pygeoapi, pygeoapi_config, region_bbox_wgs84
-from server.settings import Settings
 
 BOUNDARIES_PATH = "/region/boundaries.geojson"
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """Everything one running region needs, resolved once by the CLI or a test."""
-
-    settings: Settings
-    protocols: Protocols
-    region: Region
-    database_url: str
 
 
 def _map_page(deployment: Deployment, has_boundaries: bool) -> str:

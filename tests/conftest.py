@@ -23,8 +23,9 @@ from ingest.db import ensure_postgis, resolve_database_url
 from ingest.pipeline import RunResult, ingest_region
 from ingest.region import Region, load_region
 from protocols import Protocols, load_protocols
-from server.app import Deployment, create_app
+from server.app import create_app
 from server.demo_data import write_demo_files
+from server.deployment import Deployment
 from server.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
 
 ARTEFACTS = PROJECT_ROOT / "tests" / "artefacts"

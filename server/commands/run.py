@@ -1,0 +1,68 @@
+"""`regiongis demo` and `regiongis serve`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ingest.pipeline import RunResult, ingest_file
+from server.deployment import Deployment, load_deployment
+from server.settings import Settings
+
+
+def ingest_all(deployment: Deployment) -> list[RunResult]:
+    """Every configured source, with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    region = deployment.region
+    results = []
+    bar = tqdm(region.sources.values(), unit="source", disable=not sys.stderr.isatty())
+    for source in bar:
+        bar.set_description(source.id)
+        path = region.data_dir / source.file
+        result = ingest_file(deployment.database_url, path, source, region, deployment.protocols)
+        results.append(result)
+        tqdm.write(result.summary())
+    return results
+
+
+def serve(deployment: Deployment) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    app = create_app(deployment)
+    settings = deployment.settings
+    base = settings.base_url
+    print(f"\nPublic map:      {base}/\nOGC API:         {base}/ogc")
+    print(f"QGIS / GDAL:     ogrinfo OAPIF:{base}/ogc\nPress Ctrl-C to stop.\n", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from server.demo_data import write_demo_files
+
+    data_dir = settings.state_dir / "demo-data"
+    counts = write_demo_files(data_dir)
+    print(f"Demo region: {sum(counts.values())} features in {len(counts)} publisher files")
+    deployment = load_deployment(settings, data_dir)
+    ingest_all(deployment)
+    if not args.no_serve:
+        serve(deployment)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    serve(load_deployment(settings))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser("demo", help="build and ingest the demo region, then serve it")
+    demo.add_argument("--port", type=int, help="port to serve on (default 5000)")
+    demo.add_argument("--no-serve", action="store_true", help="ingest, then exit")
+    demo.set_defaults(run=cmd_demo)
+
+    serve_ = commands.add_parser("serve", help="serve the OGC API and the maps")
+    serve_.add_argument("--port", type=int, help="port to serve on (default 5000)")
+    serve_.set_defaults(run=cmd_serve)
