@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ["ingest"]
+BENCHMARKS = ["ingest", "serve", "boundaries", "map_first_tile", "tiles"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", metavar="name", help=f"one of {BENCHMARKS}")
-    parser.add_argument("--points", type=int, default=200_000, help="features in the ingest file")
+    parser.add_argument("--points", type=int, default=500_000, help="points in the ingest file")
+    parser.add_argument("--lines", type=int, default=100_000, help="lines in the ingest file")
+    parser.add_argument(
+        "--rss", action="store_true", help="also ingest 5,000,000 points and report peak RSS"
+    )
     args = parser.parse_args()
     if unknown := set(args.names) - set(BENCHMARKS):
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")

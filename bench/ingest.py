@@ -1,12 +1,19 @@
-"""Ingest throughput: `regiongis ingest` (full harmonisation, validation, reprojection) against
-`ogr2ogr -f PostgreSQL -t_srs EPSG:27700` (COPY mode) of the same GeoPackage into the same database.
+"""Ingest throughput: `regiongis ingest` (full harmonisation, validation, reprojection, merge with
+history) against `ogr2ogr -f PostgreSQL -t_srs EPSG:27700` (COPY mode) of the same GeoPackage
+layers into the same database, each including its spatial index.
+
+Each of our loads runs in a subprocess, so its peak RSS (resource.getrusage) is its own; `--rss`
+adds the 5,000,000-point file, whose peak must stay under 1 GB however big the file gets.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,96 +21,169 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import shapely
 
 from ingest.db import resolve_database_url, transaction, url_parts
-from ingest.pipeline import ingest_file
-from ingest.region import Source, load_region
+from ingest.load import ensure_schema
 from protocols import load_protocols
 from server.settings import Settings
 
-SOURCE = Source.model_validate(
-    {
-        "id": "bench-roadworks",
+FIELDS = {
+    "reference": "ref",
+    "works_type": {"from": "kind", "values": {"RESURF": "resurfacing", "REPAIR": "utility-repair"}},
+    "status": {"from": "state", "values": {"PLN": "planned", "LIVE": "in-progress"}},
+    "start_date": {"from": "starts", "format": "%d/%m/%Y"},
+    "promoter": {"value": "Bench Borough Council (fictional)"},
+}
+LAYERS = ("points", "lines")
+CHUNK = 500_000
+RSS_POINTS = 5_000_000
+
+
+def source_doc(layer: str) -> dict:
+    return {
+        "id": f"bench-roadworks-{layer}",
         "publisher": "trentvale",
         "theme": "roadworks",
         "file": "bench.gpkg",
-        "fields": {
-            "reference": "ref",
-            "works_type": {
-                "from": "kind",
-                "values": {"RESURF": "resurfacing", "REPAIR": "utility-repair"},
-            },
-            "status": {"from": "state", "values": {"PLN": "planned", "LIVE": "in-progress"}},
-            "start_date": {"from": "starts", "format": "%d/%m/%Y"},
-            "promoter": {"value": "Bench Borough Council (fictional)"},
-        },
+        "layer": layer,
+        "fields": FIELDS,
     }
-)
 
 
-def write_points(path: Path, n: int) -> None:
-    """n points over the East Midlands in EPSG:4326, attributes in the publisher's own codes."""
+def _attributes(rng: np.random.Generator, start: int, n: int, prefix: str) -> dict:
+    days = pd.date_range("2026-01-01", periods=365).strftime("%d/%m/%Y").to_numpy()
+    return {
+        "ref": np.char.add(prefix, np.arange(start, start + n).astype("U9")),
+        "kind": rng.choice(["RESURF", "REPAIR"], n),
+        "state": rng.choice(["PLN", "LIVE"], n),
+        "starts": days[rng.integers(0, 365, n)],
+    }
+
+
+def _lines(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random walks of 5-30 vertices, ~10 m a step, over the East Midlands."""
+    counts = rng.integers(5, 31, n)
+    owner = np.repeat(np.arange(n), counts)
+    starts = np.column_stack([rng.uniform(-1.4, -0.75, n), rng.uniform(52.75, 53.05, n)])
+    steps = rng.normal(0, 0.0001, (counts.sum(), 2))
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    steps[first] = 0
+    walk = np.cumsum(steps, axis=0)
+    walk -= np.repeat(walk[first], counts, axis=0)
+    coords = walk + starts[owner]
+    return shapely.linestrings(coords, indices=owner)
+
+
+def write_file(path: Path, points: int, lines: int) -> None:
+    """The publisher's GeoPackage in EPSG:4326, written in chunks so the writer stays small too."""
     rng = np.random.default_rng(7)
-    frame = gpd.GeoDataFrame(
-        {
-            "ref": [f"BENCH-{i:07d}" for i in range(n)],
-            "kind": rng.choice(["RESURF", "REPAIR"], n),
-            "state": rng.choice(["PLN", "LIVE"], n),
-            "starts": pd.Series(pd.date_range("2026-01-01", periods=365))
-            .sample(n, replace=True, random_state=7)
-            .dt.strftime("%d/%m/%Y")
-            .to_numpy(),
-        },
-        geometry=gpd.points_from_xy(rng.uniform(-1.5, -0.7, n), rng.uniform(52.7, 53.1, n)),
-        crs=4326,
+    for start in range(0, points, CHUNK):
+        n = min(CHUNK, points - start)
+        xy = shapely.points(rng.uniform(-1.4, -0.75, n), rng.uniform(52.75, 53.05, n))
+        frame = gpd.GeoDataFrame(_attributes(rng, start, n, "PT-"), geometry=xy, crs=4326)
+        pyogrio.write_dataframe(frame, path, layer="points", append=start > 0, use_arrow=True)
+    if lines:
+        frame = gpd.GeoDataFrame(_attributes(rng, 0, lines, "LN-"), geometry=_lines(rng, lines))
+        pyogrio.write_dataframe(frame.set_crs(4326), path, layer="lines", use_arrow=True)
+
+
+def load_in_child(path: Path, layer: str) -> dict:
+    """Our ingest of one layer in a fresh process: seconds, result, peak RSS in MB."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", str(path), layer],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    frame.to_file(path, layer="points", driver="GPKG")
+    elapsed = time.perf_counter() - started
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**report, "wall": elapsed}
 
 
-def time_ogr2ogr(path: Path, url: str) -> float:
+def child(path: Path, layer: str) -> None:
+    from ingest.pipeline import ingest_file
+    from ingest.region import Source, load_region
+
+    settings = Settings()
+    url = resolve_database_url(settings.database_url, settings.state_dir)
+    region, protocols = load_region(settings.config_dir), load_protocols()
+    source = Source.model_validate(source_doc(layer))
+    started = time.perf_counter()
+    result = ingest_file(url, path, source, region, protocols)
+    seconds = time.perf_counter() - started
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {"seconds": seconds, "loaded": result.loaded, "input": result.input}
+    print(json.dumps({**report, "rss_mb": rss_mb, "unchanged": result.unchanged}))
+
+
+def time_ogr2ogr(path: Path, layer: str, url: str) -> float:
     db = url_parts(url)
     pg = f"PG:host={db['host']} port={db['port']} dbname={db['dbname']} user={db['user']}"
     env = {**os.environ, "PGPASSWORD": str(db["password"]), "PG_USE_COPY": "YES"}
     started = time.perf_counter()
     subprocess.run(
-        [
-            "ogr2ogr",
-            "-f",
-            "PostgreSQL",
-            pg,
-            str(path),
-            "-t_srs",
-            "EPSG:27700",
-            "-nln",
-            "bench_ogr2ogr",
-            "-overwrite",
-            "-lco",
-            "SPATIAL_INDEX=GIST",
-            "-gt",
-            "65536",
-        ],
+        ["ogr2ogr", "-f", "PostgreSQL", pg, str(path), layer, "-t_srs", "EPSG:27700"]
+        + ["-nln", f"bench_ogr2ogr_{layer}", "-overwrite", "-lco", "SPATIAL_INDEX=GIST"]
+        + ["-gt", "65536"],
         check=True,
         env=env,
     )
     return time.perf_counter() - started
 
 
+def _forget(url: str) -> None:
+    sources = [source_doc(layer)["id"] for layer in LAYERS]
+    with transaction(url) as cur:
+        ensure_schema(cur, list(load_protocols().themes.values()))
+        for table in ("roadworks", "roadworks_history"):
+            cur.execute(f"DELETE FROM {table} WHERE source = ANY(%s)", (sources,))  # noqa: S608
+        for layer in LAYERS:
+            cur.execute(f"DROP TABLE IF EXISTS bench_ogr2ogr_{layer}")
+
+
+def _report(layer: str, n: int, ours: dict, peer: float, again: dict) -> None:
+    assert ours["loaded"] == n, ours
+    print(f"RESULT ingest_{layer}_ours {n / ours['seconds']:.0f} features/s")
+    print(f"RESULT ingest_{layer}_ogr2ogr {n / peer:.0f} features/s")
+    print(f"RESULT ingest_{layer}_reload_unchanged {n / again['seconds']:.0f} features/s")
+    print(f"RESULT ingest_{layer}_peak_rss {ours['rss_mb']:.0f} MB")
+    print(f"RATIO ingest_{layer}_time {ours['seconds'] / peer:.2f}")
+
+
 def run(args: argparse.Namespace) -> None:
     settings = Settings()
     url = resolve_database_url(settings.database_url, settings.state_dir)
-    region = load_region(settings.config_dir)
-    protocols = load_protocols()
+    counts = {"points": args.points, "lines": args.lines}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.gpkg"
-        write_points(path, args.points)
-        started = time.perf_counter()
-        result = ingest_file(url, path, SOURCE, region, protocols)
-        ours = time.perf_counter() - started
-        peer = time_ogr2ogr(path, url)
-    with transaction(url) as cur:
-        cur.execute("DELETE FROM roadworks WHERE source = %s", (SOURCE.id,))
-        cur.execute("DROP TABLE IF EXISTS bench_ogr2ogr")
-    assert result.loaded == args.points, result
-    print(f"RESULT ingest_points_ours {args.points / ours:.0f} features/s")
-    print(f"RESULT ingest_points_ogr2ogr {args.points / peer:.0f} features/s")
-    print(f"RATIO ingest_points_time {ours / peer:.2f}")
+        write_file(path, args.points, args.lines)
+        _forget(url)
+        try:
+            for layer in (name for name in LAYERS if counts[name]):
+                ours = load_in_child(path, layer)
+                again = load_in_child(path, layer)
+                peer = time_ogr2ogr(path, layer, url)
+                _report(layer, counts[layer], ours, peer, again)
+        finally:
+            _forget(url)
+        if args.rss:
+            run_rss(url, Path(tmp))
+
+
+def run_rss(url: str, folder: Path) -> None:
+    path = folder / "rss.gpkg"
+    write_file(path, RSS_POINTS, 0)
+    try:
+        ours = load_in_child(path, "points")
+    finally:
+        _forget(url)
+    assert ours["loaded"] == RSS_POINTS, ours
+    print(f"RESULT ingest_5m_points_ours {RSS_POINTS / ours['seconds']:.0f} features/s")
+    print(f"RESULT ingest_5m_points_peak_rss {ours['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    child(Path(sys.argv[1]), sys.argv[2])

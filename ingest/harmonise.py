@@ -1,7 +1,9 @@
-"""Phase 2, harmonise: publisher columns, code values, formats and CRS onto the theme protocol.
+"""Phase 2, harmonise: publisher columns, code values, formats, units and CRS onto the protocol.
 
 Columnar throughout (pandas/shapely vectorised): a per-row Python loop costs ~10x at 500k rows.
-Every value that cannot be converted becomes an issue row, never a silent null.
+Every value that cannot be converted becomes an issue row, never a silent null. Rows the mapping's
+`where` leaves out are not dropped: they get one `filtered-out` error, so they are quarantined and
+counted, and input = loaded + quarantined still holds.
 """
 
 from __future__ import annotations
@@ -9,15 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
-from ingest import issues
-from ingest.errors import UnreadableInput
-from ingest.region import FieldMap, Source
+from ingest import issues, units
+from ingest.errors import ConfigError, UnreadableInput
+from ingest.issues import Severity
+from ingest.region import Condition, FieldMap, Source
 from protocols import CodeList, FieldSpec, FieldType, Protocols, ThemeSpec
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
+BIGINT = 9.2e18
+NO_MAP = FieldMap(value="")
 
 
 def _as_text(raw: pd.Series) -> pd.Series:
@@ -26,48 +33,81 @@ def _as_text(raw: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _folded(raw: pd.Series) -> pd.Series:
+    return _as_text(raw).str.casefold()
+
+
 def _unconverted(raw: pd.Series, converted: pd.Series) -> pd.Series:
     return _as_text(raw).notna() & converted.isna()
 
 
-def _convert_code(raw: pd.Series, fmap: FieldMap, codelist: CodeList) -> pd.Series:
+def _code_values(raw: pd.Series, fmap: FieldMap, codelist: CodeList) -> pd.Series:
     lookup = {k.strip().casefold(): v for k, v in fmap.values.items()}
     lookup |= {c.casefold(): c for c in codelist.codes}
-    return _as_text(raw).str.casefold().map(lookup).astype("string")
+    return _folded(raw).map(lookup).astype("string")
 
 
-def _convert_date(raw: pd.Series, fmap: FieldMap, utc: bool = False) -> pd.Series:
+def _parse_dates(raw: pd.Series, formats: list[str]) -> pd.Series:
+    """Each format in turn on the values no earlier format could read; UTC throughout."""
     if pd.api.types.is_datetime64_any_dtype(raw):
-        parsed = raw
-    else:
-        fmt = fmap.format or "ISO8601"
-        parsed = pd.to_datetime(_as_text(raw), format=fmt, errors="coerce", utc=utc)
-    return parsed if utc else parsed.dt.normalize().dt.tz_localize(None)
+        aware = raw.dt.tz is not None
+        return raw.dt.tz_convert("UTC") if aware else raw.dt.tz_localize("UTC")
+    text = _as_text(raw)
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+    for fmt in formats or ["ISO8601"]:
+        todo = parsed.isna() & text.notna()
+        if not todo.any():
+            break
+        found = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+        parsed[todo] = found.astype("datetime64[us, UTC]")
+    return parsed
 
 
-def _convert_integer(raw: pd.Series, fmap: FieldMap) -> pd.Series:
-    number = pd.to_numeric(_as_text(raw), errors="coerce")
-    return number.where(number == number.round()).astype("Int64")
+def _convert_date(raw: pd.Series, fmap: FieldMap, spec: FieldSpec) -> pd.Series:
+    return _parse_dates(raw, fmap.formats).dt.tz_localize(None).dt.normalize()
 
 
-def _convert_boolean(raw: pd.Series, fmap: FieldMap) -> pd.Series:
-    words = _as_text(raw).str.casefold()
-    return words.map(dict.fromkeys(TRUE_WORDS, True) | dict.fromkeys(FALSE_WORDS, False)).astype(
-        "boolean"
-    )
+def _convert_datetime(raw: pd.Series, fmap: FieldMap, spec: FieldSpec) -> pd.Series:
+    return _parse_dates(raw, fmap.formats)
 
 
-def _convert_url(raw: pd.Series, fmap: FieldMap) -> pd.Series:
+def _numbers(raw: pd.Series, fmap: FieldMap, spec: FieldSpec) -> pd.Series:
+    """Finite numbers in the protocol's unit; anything else is missing (and so an issue)."""
+    number = pd.to_numeric(_as_text(raw), errors="coerce").astype("Float64")
+    number = number.where(number.abs() < np.inf)
+    if fmap.unit is not None:
+        if spec.unit is None:
+            raise ConfigError(
+                f"field {spec.name!r} has no unit in the protocol; drop `unit: {fmap.unit}`"
+            )
+        number = number * units.factor(fmap.unit, spec.unit)
+    return number
+
+
+def _convert_integer(raw: pd.Series, fmap: FieldMap, spec: FieldSpec) -> pd.Series:
+    number = _numbers(raw, fmap, spec)
+    if fmap.unit is not None:  # a converted whole number need not stay whole: 2 in = 50.8 mm
+        number = number.round()
+    number = number.where((number == number.round()) & (number.abs() < BIGINT))
+    return number.astype("Int64")
+
+
+def _convert_boolean(raw: pd.Series, fmap: FieldMap, spec: FieldSpec) -> pd.Series:
+    words = dict.fromkeys(TRUE_WORDS, True) | dict.fromkeys(FALSE_WORDS, False)
+    return _folded(raw).map(words).astype("boolean")
+
+
+def _convert_url(raw: pd.Series, fmap: FieldMap, spec: FieldSpec) -> pd.Series:
     text = _as_text(raw)
     return text.where(text.str.match(r"^https?://\S+$", na=False))
 
 
-CONVERTERS: dict[FieldType, Callable[[pd.Series, FieldMap], pd.Series]] = {
-    FieldType.TEXT: lambda raw, fmap: _as_text(raw),
+CONVERTERS: dict[FieldType, Callable[[pd.Series, FieldMap, FieldSpec], pd.Series]] = {
+    FieldType.TEXT: lambda raw, fmap, spec: _as_text(raw),
     FieldType.INTEGER: _convert_integer,
-    FieldType.DECIMAL: lambda raw, fmap: pd.to_numeric(_as_text(raw), errors="coerce"),
+    FieldType.DECIMAL: _numbers,
     FieldType.DATE: _convert_date,
-    FieldType.DATETIME: lambda raw, fmap: _convert_date(raw, fmap, utc=True),
+    FieldType.DATETIME: _convert_datetime,
     FieldType.BOOLEAN: _convert_boolean,
     FieldType.URL: _convert_url,
 }
@@ -82,17 +122,80 @@ HINTS = {
 }
 
 
+def _column(frame: pd.DataFrame, name: str, source: Source) -> pd.Series:
+    if name not in frame.columns:
+        raise UnreadableInput(
+            f"source {source.id}: the file has no column {name!r} "
+            f"(it has {', '.join(map(str, frame.columns.drop('geometry')))}); "
+            f"correct config/sources/{source.id}.yaml or the file"
+        )
+    return frame[name]
+
+
+def _joined(frame: pd.DataFrame, fmap: FieldMap, source: Source) -> pd.Series:
+    """The columns' texts joined by sep, skipping empty ones, column by column (not row by row)."""
+    parts = [_as_text(_column(frame, name, source)) for name in fmap.columns]
+    joined = parts[0]
+    for part in parts[1:]:
+        both = joined + fmap.sep + part
+        joined = both.fillna(joined).fillna(part)
+    return joined
+
+
 def _raw_values(frame: pd.DataFrame, fmap: FieldMap | None, source: Source) -> pd.Series:
     if fmap is None:
         return pd.Series(pd.NA, index=frame.index, dtype="object")
-    if fmap.source is None:
+    if fmap.value is not None:
         return pd.Series([fmap.value] * len(frame), index=frame.index, dtype="object")
-    if fmap.source not in frame.columns:
-        raise UnreadableInput(
-            f"source {source.id}: the file has no column {fmap.source!r} "
-            f"(it has {', '.join(map(str, frame.columns.drop('geometry')))})"
+    raw = _joined(frame, fmap, source) if fmap.concat else _column(frame, fmap.source, source)
+    if fmap.split is not None:
+        raw = _as_text(raw).str.split(fmap.split, regex=False).str[fmap.part].str.strip()
+    if fmap.default is not None:
+        raw = raw.astype("object").where(_as_text(raw).notna(), fmap.default)
+    return raw
+
+
+def _deprecated(value: pd.Series, spec: FieldSpec, codelist: CodeList) -> pd.DataFrame:
+    """Deprecated codes still load, flagged with their replacement when the code list names one."""
+    found = []
+    for code in (v for v in codelist.values if v.deprecated):
+        replacement = getattr(code, "replaced_by", None)
+        advice = f"use '{replacement}'" if replacement else "use a current code"
+        found.append(
+            issues.issues_where(
+                value == code.code,
+                value,
+                field=spec.name,
+                rule="deprecated-code",
+                message=f"'{code.code}' is deprecated in code list {codelist.id}: {advice} "
+                "in new records",
+                severity=Severity.WARNING,
+            )
         )
-    return frame[fmap.source]
+    return issues.concat(found)
+
+
+def _convert(
+    raw: pd.Series, fmap: FieldMap, spec: FieldSpec, protocols: Protocols
+) -> tuple[pd.Series, pd.DataFrame]:
+    codelist = protocols.codelist_for(spec)
+    if codelist is not None:
+        value = _code_values(raw, fmap, codelist)
+        message = (
+            f"not in code list {codelist.id}; correct it, or add it under "
+            f"fields.{spec.name}.values in the source's mapping"
+        )
+        extra = _deprecated(value, spec, codelist)
+    else:
+        value = CONVERTERS[spec.type](raw, fmap, spec)
+        formats = f" in format {' or '.join(fmap.formats)}" if fmap.formats else ""
+        unit = f" (in {fmap.unit})" if fmap.unit else ""
+        message = f"cannot read as {HINTS.get(spec.type, 'text')}{formats}{unit}; correct it"
+        extra = issues.empty()
+    unconverted = issues.issues_where(
+        _unconverted(raw, value), raw, field=spec.name, rule=f"{spec.type}-value", message=message
+    )
+    return value, issues.concat([unconverted, extra])
 
 
 def _harmonise_field(
@@ -100,49 +203,78 @@ def _harmonise_field(
 ) -> tuple[pd.Series, pd.DataFrame]:
     fmap = source.field_map(spec.name)
     raw = _raw_values(frame, fmap, source)
-    codelist = protocols.codelist_for(spec)
-    if codelist is not None:
-        value = _convert_code(raw, fmap or FieldMap(value=""), codelist)
-        message = (
-            f"not in code list {codelist.id}; add it under fields.{spec.name}.values "
-            "in the source's mapping, or correct it"
-        )
-    else:
-        value = CONVERTERS[spec.type](raw, fmap or FieldMap(value=""))
-        fmt = f" in format {fmap.format}" if fmap and fmap.format else ""
-        message = f"cannot read as {HINTS.get(spec.type, 'text')}{fmt}"
-    found = [
-        issues.issues_where(
-            _unconverted(raw, value),
+    value, found = _convert(raw, fmap or NO_MAP, spec, protocols)
+    if spec.required:
+        required = issues.issues_where(
+            _as_text(raw).isna(),
             raw,
             field=spec.name,
-            rule=f"{spec.type}-value",
-            message=message,
+            rule="required",
+            message=f"required field '{spec.name}' ({spec.title}) is empty; fill it in",
         )
+        found = issues.concat([found, required])
+    return value, found
+
+
+def _left_out(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    """One filtered-out issue for each row the mapping's `where` leaves out (its first reason)."""
+    found, out = [], pd.Series(False, index=frame.index)
+    for name, condition in source.where.items():
+        words: list[str] = condition.is_in if condition.is_in is not None else condition.not_in
+        raw = _column(frame, name, source)
+        listed = _folded(raw).isin([w.strip().casefold() for w in words]).fillna(False)
+        fails = ~listed if condition.is_in is not None else listed
+        found.append(
+            issues.issues_where(
+                fails & ~out,
+                raw,
+                field=name,
+                rule="filtered-out",
+                message=_filter_message(name, condition, source),
+            )
+        )
+        out |= fails
+    return issues.concat(found)
+
+
+def _filter_message(name: str, condition: Condition, source: Source) -> str:
+    test = f"in {condition.is_in}" if condition.is_in is not None else f"not in {condition.not_in}"
+    return (
+        f"left out on purpose: the mapping loads only rows whose {name} is {test}; "
+        f"nothing to fix unless it should load (then change `where` in "
+        f"config/sources/{source.id}.yaml)"
+    )
+
+
+def _crs_mismatch(geoms: gpd.GeoSeries, source: Source) -> pd.DataFrame:
+    """Coordinates a geographic CRS cannot have: most often British National Grid called WGS84."""
+    if geoms.crs is None or not geoms.crs.is_geographic:
+        return issues.empty()
+    bounds = pd.DataFrame(shapely.bounds(geoms.values), index=geoms.index)
+    minx, miny, maxx, maxy = (bounds[i] for i in range(4))
+    impossible = (minx < -180) | (maxx > 180) | (miny < -90) | (maxy > 90)
+    grid = (minx >= 0) & (maxx <= 700_000) & (miny >= 0) & (maxy <= 1_300_000)
+    claimed = geoms.crs.to_string()
+    advice = f"set `crs: EPSG:27700` in config/sources/{source.id}.yaml"
+    found = [
+        issues.issues_where(
+            impossible & grid,
+            None,
+            field="geometry",
+            rule="crs-mismatch",
+            message=f"coordinates look like EPSG:27700 (British National Grid) but the file "
+            f"says {claimed}; {advice} (or fix the file's .prj)",
+        ),
+        issues.issues_where(
+            impossible & ~grid,
+            None,
+            field="geometry",
+            rule="crs-mismatch",
+            message=f"coordinates are not longitude/latitude, but the file says {claimed}; set "
+            f"the right `crs:` in config/sources/{source.id}.yaml (or fix the file's .prj)",
+        ),
     ]
-    if spec.required:
-        missing = raw.isna() | _as_text(raw).isna()
-        found.append(
-            issues.issues_where(
-                missing,
-                raw,
-                field=spec.name,
-                rule="required",
-                message=f"required field '{spec.name}' ({spec.title}) is empty",
-            )
-        )
-    if spec.max_length:
-        too_long = value.astype("string").str.len() > spec.max_length
-        found.append(
-            issues.issues_where(
-                too_long,
-                raw,
-                field=spec.name,
-                rule="max-length",
-                message=f"longer than {spec.max_length} characters",
-            )
-        )
-    return value, issues.concat(found)
+    return issues.concat(found)
 
 
 def harmonise(
@@ -153,5 +285,10 @@ def harmonise(
     for spec in theme.fields:
         columns[spec.name], field_issues = _harmonise_field(frame, spec, source, protocols)
         found.append(field_issues)
+    found.append(_crs_mismatch(frame.geometry, source))
+    left_out = _left_out(frame, source)
+    found = issues.concat(found)
+    found = found[~found["row"].isin(left_out["row"])]  # a row left out has that one reason
     geometry = frame.geometry.to_crs(epsg=theme.storage_crs)
-    return gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index), issues.concat(found)
+    harmonised = gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index)
+    return harmonised, issues.concat([left_out, found])

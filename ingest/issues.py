@@ -21,12 +21,17 @@ def issues_where(
     *,
     field: str,
     rule: str,
-    message: str,
+    message: str | pd.Series,
     severity: Severity = Severity.ERROR,
 ) -> pd.DataFrame:
-    """Issue rows for every feature where mask holds, carrying the original value as text."""
+    """Issue rows for every feature where mask holds, carrying the original value as text.
+
+    message is one sentence for all, or a Series of sentences by row (e.g. naming another row).
+    """
     rows = mask.index[mask.fillna(False).astype(bool)]
     values = original.loc[rows].astype(str) if original is not None else pd.Series("", index=rows)
+    if not isinstance(message, str):
+        message = message.loc[rows].to_numpy()
     return pd.DataFrame(
         {
             "row": rows,
@@ -38,6 +43,44 @@ def issues_where(
         },
         columns=COLUMNS,
     )
+
+
+# What a publisher should do about each rule, for reports; the issue's own message is specific.
+FIXES = {
+    "required": "Fill in the field for every feature.",
+    "code-value": "Use a value from the code list, or ask the partnership to map your value "
+    "onto it in the source's mapping (fields.<name>.values).",
+    "date-value": "Write dates in the format the mapping names, or ask for the format to be added.",
+    "datetime-value": "Write dates and times in the format the mapping names.",
+    "integer-value": "Write a whole number, digits only.",
+    "decimal-value": "Write a number, digits and a decimal point only.",
+    "boolean-value": "Write yes or no.",
+    "url-value": "Write a full web address starting http:// or https://.",
+    "max-length": "Shorten the value to the length the protocol allows.",
+    "minimum": "Correct the value: it is below what the protocol allows.",
+    "maximum": "Correct the value: it is above what the protocol allows.",
+    "pattern": "Write the value in the form the protocol requires.",
+    "unique": "Give each feature its own value; remove duplicated features.",
+    "duplicate-key": "Give each feature its own identifier; remove duplicated features.",
+    "date-order": "Correct the dates so the end is not before the start.",
+    "date-range": "Check the year: the date is implausibly far in the past or future.",
+    "deprecated-code": "Use the current code named in the message for new and updated records.",
+    "filtered-out": "Nothing: the mapping leaves these rows out on purpose.",
+    "crs-mismatch": "Declare the coordinate system the coordinates are really in "
+    "(the .prj file, or `crs:` in the source's mapping).",
+    "geometry-missing": "Give every feature a location.",
+    "geometry-coordinates": "Replace non-numeric coordinates (NaN, infinity) with real ones.",
+    "geometry-type": "Send the kind of geometry the protocol asks for.",
+    "out-of-region": "Check the coordinates and the coordinate system the file declares.",
+    "geometry-repaired": "Nothing needed now; fix the geometry at source to avoid the repair.",
+    "geometry-dimension": "Nothing needed: Z/M values are not used and were dropped.",
+    "geometry-multi": "Nothing needed: the geometry was stored as the kind the protocol wants.",
+}
+
+
+def fix_for(rule: str) -> str:
+    """The advice for a rule; type rules share theirs with the other fields of their type."""
+    return FIXES.get(rule, "Correct the value as the message says.")
 
 
 def empty() -> pd.DataFrame:

@@ -1,67 +1,157 @@
-"""Phase 4, load: replace one source's contribution to its theme in a single transaction.
+"""Phase 4, load: merge one source's new contribution into its theme's live table.
 
-The live rows of a source are swapped with the new ones inside one transaction, so readers see
-the old data or the new, never a half-loaded mix, and a failed or killed run changes nothing.
+A run stages its features batch by batch (binary COPY into a session-private, unlogged temporary
+table), then merges them by the theme's natural key in set-based statements, all in the one
+transaction that holds the source's advisory lock: readers see the old data or the new, never a
+mix; a failed or killed run changes nothing; two runs of one source queue, other sources go on.
+
+The merge keeps history: a changed feature keeps its fid and its previous version moves to the
+history table with valid_to; a feature missing from the new file (retired) moves there whole.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
-from protocols import ThemeSpec
-from protocols.ddl import theme_table_ddl
+from ingest import pgbinary
+from protocols import FieldType, ThemeSpec
+from protocols.ddl import geometry_index, geometry_index_ddl, history_table, theme_table_ddl
+
+STAGE = sql.Identifier("ingest_stage")
+STAGE_TYPES = {
+    FieldType.TEXT: "text",
+    FieldType.CODE: "text",
+    FieldType.URL: "text",
+    FieldType.INTEGER: "bigint",
+    FieldType.DECIMAL: "double precision",  # numeric's binary form is costly; the merge casts
+    FieldType.DATE: "date",
+    FieldType.DATETIME: "timestamptz",
+    FieldType.BOOLEAN: "boolean",
+}
+SCHEMA_LOCK = "regiongis.schema"
+SOURCE_LOCK = "regiongis.ingest"
+COPY_BLOCK = 1 << 20
+BULK_ROWS = 50_000
+TEXT_ISSUE_COLUMNS = ["field", "rule", "severity", "message", "value"]
+
+
+@dataclass
+class Merged:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    duplicates: int = 0
 
 
 def ensure_schema(cur: Cursor, themes: list[ThemeSpec]) -> None:
-    """Create the bookkeeping tables and every theme's table; safe to repeat."""
-    cur.execute(resources.files("ingest").joinpath("schema.sql").read_text())
-    for theme in themes:
-        cur.execute(theme_table_ddl(theme))
+    """Create or extend the bookkeeping and theme tables, once per change of their DDL.
+
+    Skipping unchanged DDL matters beyond speed: CREATE INDEX IF NOT EXISTS locks its table
+    against writers, so running it on every run would queue one source behind another's load.
+    """
+    ddl = [resources.files("ingest").joinpath("schema.sql").read_text()]
+    ddl += [theme_table_ddl(theme).as_string(cur) for theme in themes]
+    digest = hashlib.sha256("\n".join(ddl).encode()).hexdigest()
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_LOCK,))
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS schema_applied "
+        "(digest text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    cur.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,))
+    if cur.fetchone():
+        return
+    for statement in ddl:
+        cur.execute(statement)
+    cur.execute("INSERT INTO schema_applied (digest) VALUES (%s)", (digest,))
 
 
-def _ewkb_hex(geoms: gpd.GeoSeries, srid: int) -> pd.Series:
+def lock_source(cur: Cursor, source: str) -> datetime:
+    """Wait for any other run of this source to finish; the time this run's changes take effect.
+
+    The time is read after the lock, not at transaction start, so a queued run's versions always
+    begin after those of the run it waited for.
+    """
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (SOURCE_LOCK, source))
+    cur.execute("SELECT clock_timestamp()")
+    return cur.fetchone()[0]
+
+
+def fail_dead_runs(cur: Cursor, source: str) -> None:
+    """Runs of this source still 'running' whose loading connection is gone died mid-load."""
+    cur.execute(
+        "UPDATE ingest_run r SET status = 'failed', finished_at = now(), "
+        "message = 'the process loading this run stopped before it finished; nothing was changed' "
+        "WHERE r.source = %s AND r.status = 'running' AND NOT EXISTS "
+        "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid)",
+        (source,),
+    )
+
+
+def _ids(names: list[str], prefix: str | None = None) -> sql.Composable:
+    if prefix is None:
+        return sql.SQL(", ").join(map(sql.Identifier, names))
+    return sql.SQL(", ").join(sql.Identifier(prefix, n) for n in names)
+
+
+def _stage_columns(theme: ThemeSpec) -> list[tuple[str, str]]:
+    fields = [(f.name, STAGE_TYPES[f.type]) for f in theme.fields]
+    return [*fields, ("source_row", "integer"), ("geom", "geometry")]
+
+
+def create_stage(cur: Cursor, theme: ThemeSpec) -> None:
+    """The run's staging table: temporary, so unlogged, private and dropped with the transaction."""
+    columns = [
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
+        for name, pg_type in _stage_columns(theme)[:-1]
+    ]
+    geom = sql.SQL("geom geometry(Geometry, {})").format(sql.Literal(theme.storage_crs))
+    cur.execute(
+        sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
+            STAGE, sql.SQL(", ").join([*columns, geom])
+        )
+    )
+
+
+def _copy(cur: Cursor, table: sql.Composable, columns: list[tuple[str, str, pa.Array]]) -> None:
+    """Binary COPY of (name, PostgreSQL type, values) columns into table."""
+    names = sql.SQL(", ").join(sql.Identifier(name) for name, _, _ in columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(table, names)
+    stream = pgbinary.encode([(pg_type, values) for _, pg_type, values in columns])
+    cur.copy_expert(statement.as_string(cur), stream, size=COPY_BLOCK)
+
+
+def stage_rows(cur: Cursor, theme: ThemeSpec, frame: gpd.GeoDataFrame) -> None:
+    """Copy loadable, harmonised features into the staging table, geometry as plain WKB."""
+    if frame.empty:
+        return
+    values = {f.name: pa.array(frame[f.name], from_pandas=True) for f in theme.fields}
+    values["source_row"] = pa.array(frame.index.to_numpy(np.int32))
+    values["geom"] = pa.array(shapely.to_wkb(frame.geometry.values), pa.binary())
+    columns = [(name, pg_type, values[name]) for name, pg_type in _stage_columns(theme)]
+    _copy(cur, STAGE, columns)
+
+
+def _ewkb(geoms: gpd.GeoSeries, srid: int) -> pa.Array:
     values = shapely.set_srid(geoms.values, srid)
-    return pd.Series(shapely.to_wkb(values, hex=True, include_srid=True), index=geoms.index)
+    return pa.array(shapely.to_wkb(values, include_srid=True), pa.binary())
 
 
-def _copy(cur: Cursor, table: sql.Composable, frame: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-    buffer.seek(0)
-    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(table, columns)
-    cur.copy_expert(statement.as_string(cur), buffer)
-
-
-def replace_source_rows(
-    cur: Cursor,
-    theme: ThemeSpec,
-    frame: gpd.GeoDataFrame,
-    *,
-    publisher: str,
-    source: str,
-    run_id: int,
-) -> None:
-    table = sql.Identifier(theme.table)
-    cur.execute(sql.SQL("DELETE FROM {} WHERE source = %s").format(table), (source,))
-    rows = pd.DataFrame({f.name: frame[f.name] for f in theme.fields})
-    rows["publisher"], rows["source"], rows["run_id"] = publisher, source, run_id
-    rows["source_row"] = frame.index.to_numpy()
-    rows["geom"] = _ewkb_hex(frame.geometry, theme.storage_crs)
-    _copy(cur, table, rows)
-
-
-def _attributes_json(raw: pd.DataFrame) -> list[str]:
+def _attributes_json(raw: pd.DataFrame) -> pa.Array:
     records = json.loads(raw.drop(columns="geometry").to_json(orient="records", date_format="iso"))
-    return [json.dumps(r, ensure_ascii=False) for r in records]
+    return pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
 
 
 def quarantine_rows(
@@ -77,22 +167,221 @@ def quarantine_rows(
     """Keep the publisher's original attributes, the geometry as we read it, and why."""
     if reasons.empty:
         return
-    rows = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "source": source,
-            "theme": theme.id,
-            "source_row": reasons.index.to_numpy(),
-            "reason": reasons.to_numpy(),
-            "attributes": _attributes_json(raw.loc[reasons.index]),
-            "geom": _ewkb_hex(geoms.loc[reasons.index], theme.storage_crs).to_numpy(),
-        }
+    n = len(reasons)
+    _copy(
+        cur,
+        sql.Identifier("quarantine"),
+        [
+            ("run_id", "bigint", pa.array(np.full(n, run_id))),
+            ("source", "text", pa.array([source] * n, pa.string())),
+            ("theme", "text", pa.array([theme.id] * n, pa.string())),
+            ("source_row", "integer", pa.array(reasons.index.to_numpy(np.int32))),
+            ("reason", "text", pa.array(reasons.to_numpy(str), pa.string())),
+            ("attributes", "jsonb", _attributes_json(raw.loc[reasons.index])),
+            ("geom", "geometry", _ewkb(geoms.loc[reasons.index], theme.storage_crs)),
+        ],
     )
-    _copy(cur, sql.Identifier("quarantine"), rows)
 
 
 def record_issues(cur: Cursor, found: pd.DataFrame, run_id: int) -> None:
     if found.empty:
         return
-    rows = found.rename(columns={"row": "source_row"}).assign(run_id=run_id)
-    _copy(cur, sql.Identifier("issue_log"), rows[["run_id", *rows.columns.drop("run_id")]])
+    text = [(c, "text", pa.array(found[c].astype(str), pa.string())) for c in TEXT_ISSUE_COLUMNS]
+    _copy(
+        cur,
+        sql.Identifier("issue_log"),
+        [
+            ("run_id", "bigint", pa.array(np.full(len(found), run_id))),
+            ("source_row", "integer", pa.array(found["row"].to_numpy(np.int32))),
+            *text,
+        ],
+    )
+
+
+def _key_match(theme: ThemeSpec, left: str, right: str) -> sql.Composable:
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(left, k), sql.Identifier(right, k))
+        for k in theme.natural_key
+    )
+
+
+def _quarantine_duplicates(cur: Cursor, theme: ThemeSpec, source: str, run_id: int) -> int:
+    """Keys repeated across batches (validate catches them within one): the first one stays.
+
+    The batch that held the later feature is gone by now, so its quarantine record keeps the
+    harmonised values rather than the publisher's own column names.
+    """
+    key = _ids(theme.natural_key)
+    cur.execute(
+        sql.SQL("SELECT 1 FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(STAGE, key)
+    )
+    if cur.fetchone() is None:
+        return 0
+    key_text = sql.SQL(" || '|' || ").join(
+        sql.SQL("{}::text").format(sql.Identifier("d", k)) for k in theme.natural_key
+    )
+    cur.execute(
+        sql.SQL(
+            "WITH ranked AS (SELECT source_row, min(source_row) OVER (PARTITION BY {key}) AS first "
+            "FROM {stage}), "
+            "d AS (DELETE FROM {stage} s USING ranked r "
+            "WHERE s.source_row = r.source_row AND r.source_row > r.first RETURNING s.*, r.first), "
+            "q AS (INSERT INTO quarantine "
+            "(run_id, source, theme, source_row, reason, attributes, geom) "
+            "SELECT %(run)s, %(source)s, %(theme)s, d.source_row, "
+            "'the same key appears earlier in this file (feature ' || d.first || ')', "
+            "to_jsonb(d) - 'geom' - 'first' - 'source_row', d.geom FROM d) "
+            "INSERT INTO issue_log (run_id, source_row, field, rule, severity, message, value) "
+            "SELECT %(run)s, d.source_row, %(field)s, 'duplicate-key', 'error', "
+            "'the same key appears earlier in this file', {key_text} FROM d"
+        ).format(key=key, stage=STAGE, key_text=key_text),
+        {"run": run_id, "source": source, "theme": theme.id, "field": ",".join(theme.natural_key)},
+    )
+    return cur.rowcount
+
+
+def _live_columns(theme: ThemeSpec) -> list[str]:
+    provenance = ["publisher", "source", "run_id", "source_row", "loaded_at", "valid_from"]
+    return ["fid", *(f.name for f in theme.fields), *provenance, "geom"]
+
+
+def _retire(cur: Cursor, theme: ThemeSpec, source: str, at: datetime) -> int:
+    live = _live_columns(theme)
+    cur.execute(
+        sql.SQL(
+            "WITH gone AS (DELETE FROM {live} l WHERE l.source = %(source)s AND NOT EXISTS "
+            "(SELECT 1 FROM {stage} s WHERE {match}) RETURNING l.*) "
+            "INSERT INTO {history} ({columns}, valid_to) SELECT {columns}, %(at)s FROM gone"
+        ).format(
+            live=sql.Identifier(theme.table),
+            stage=STAGE,
+            match=_key_match(theme, "s", "l"),
+            history=sql.Identifier(history_table(theme)),
+            columns=_ids(live),
+        ),
+        {"source": source, "at": at},
+    )
+    return cur.rowcount
+
+
+def _update(cur: Cursor, theme: ThemeSpec, source: str, run_id: int, at: datetime) -> int:
+    """Changed features: the old version to history, the new one in place under the same fid."""
+    fields = [f.name for f in theme.fields]
+    compared = [*fields, "geom"]
+    assigned = [*compared, "source_row"]
+    cur.execute(
+        sql.SQL(
+            "WITH changed AS (SELECT l.fid, {staged} FROM {live} l JOIN {stage} s ON {match} "
+            "WHERE l.source = %(source)s AND ({old}) IS DISTINCT FROM ({new})), "
+            "kept AS (INSERT INTO {history} ({columns}, valid_to) "
+            "SELECT {live_columns}, %(at)s FROM {live} l JOIN changed c ON c.fid = l.fid) "
+            "UPDATE {live} l SET ({assigned}) = ({from_changed}), run_id = %(run)s, "
+            "loaded_at = %(at)s, valid_from = %(at)s FROM changed c WHERE l.fid = c.fid"
+        ).format(
+            staged=_ids(assigned, "s"),
+            live=sql.Identifier(theme.table),
+            stage=STAGE,
+            match=_key_match(theme, "s", "l"),
+            old=_ids(compared, "l"),
+            new=_ids(compared, "s"),
+            history=sql.Identifier(history_table(theme)),
+            columns=_ids(_live_columns(theme)),
+            live_columns=_ids(_live_columns(theme), "l"),
+            assigned=_ids(assigned),
+            from_changed=_ids(assigned, "c"),
+        ),
+        {"source": source, "run": run_id, "at": at},
+    )
+    return cur.rowcount
+
+
+def _insert(
+    cur: Cursor,
+    theme: ThemeSpec,
+    publisher: str,
+    source: str,
+    run_id: int,
+    at: datetime,
+    *,
+    only_new: bool,
+) -> int:
+    fields = [f.name for f in theme.fields]
+    new = sql.SQL(
+        " WHERE NOT EXISTS (SELECT 1 FROM {live} l WHERE l.source = %(source)s AND {match})"
+    ).format(live=sql.Identifier(theme.table), match=_key_match(theme, "s", "l"))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {live} ({fields}, publisher, source, run_id, source_row, loaded_at, "
+            "valid_from, geom) SELECT {staged}, %(publisher)s, %(source)s, %(run)s, s.source_row, "
+            "%(at)s, %(at)s, s.geom FROM {stage} s{new}"
+        ).format(
+            live=sql.Identifier(theme.table),
+            fields=_ids(fields),
+            staged=_ids(fields, "s"),
+            stage=STAGE,
+            new=new if only_new else sql.SQL(""),
+        ),
+        {"publisher": publisher, "source": source, "run": run_id, "at": at},
+    )
+    return cur.rowcount
+
+
+def _is_bulk(cur: Cursor, theme: ThemeSpec, source: str, staged: int) -> bool:
+    """Whether this run adds more features than the theme holds (a first load, say).
+
+    Then rebuilding the spatial index after the insert costs a fraction of updating it row by
+    row; the price is that readers of the theme wait until the run commits. Estimates do: the
+    planner's row count, and what the source's last run loaded.
+    """
+    cur.execute(
+        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = to_regclass(%s)", (theme.table,)
+    )
+    live = cur.fetchone()[0]
+    cur.execute(
+        "SELECT loaded FROM ingest_run WHERE source = %s AND status = 'succeeded' "
+        "ORDER BY id DESC LIMIT 1",
+        (source,),
+    )
+    new = staged - ((cur.fetchone() or [0])[0] or 0)
+    return new >= BULK_ROWS and new > live
+
+
+def _drop_geometry_index(cur: Cursor, theme: ThemeSpec) -> None:
+    """Lock first, before anything else touches the table, so two bulk runs queue, not deadlock."""
+    table = sql.Identifier(theme.table)
+    cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
+    cur.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(geometry_index(theme))))
+
+
+def merge(
+    cur: Cursor,
+    theme: ThemeSpec,
+    *,
+    publisher: str,
+    source: str,
+    run_id: int,
+    at: datetime,
+    staged: int,
+) -> Merged:
+    """Make the staged features the source's live contribution, keeping what changed in history."""
+    bulk = _is_bulk(cur, theme, source, staged)
+    if bulk:
+        _drop_geometry_index(cur, theme)
+    merged = Merged(duplicates=_quarantine_duplicates(cur, theme, source, run_id))
+    cur.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE source = %s)").format(
+            sql.Identifier(theme.table)
+        ),
+        (source,),
+    )
+    if cur.fetchone()[0]:
+        cur.execute(sql.SQL("ANALYZE {}").format(STAGE))
+        merged.retired = _retire(cur, theme, source, at)
+        merged.updated = _update(cur, theme, source, run_id, at)
+        merged.inserted = _insert(cur, theme, publisher, source, run_id, at, only_new=True)
+    else:
+        merged.inserted = _insert(cur, theme, publisher, source, run_id, at, only_new=False)
+    if bulk:
+        cur.execute(geometry_index_ddl(theme))
+    merged.unchanged = staged - merged.duplicates - merged.inserted - merged.updated
+    return merged

@@ -1,26 +1,45 @@
 """The ingest pipeline: read -> harmonise -> validate -> load, chained by one function.
 
-Invariant: input = loaded + quarantined, for every run. A run that fails part-way is marked failed
-with its reason and leaves the live data exactly as it was.
+Invariant: input = loaded + quarantined, for every run. A run that fails part-way, or whose
+process is killed, changes nothing: every batch is staged and merged inside one transaction, and
+its run is marked failed with the reason (at once, or by the next run of its source).
+
+Files are read and checked in batches, so memory stays flat whatever the file's size.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import cursor as Cursor
 
 from ingest import issues
-from ingest.db import transaction
+from ingest.db import connect, transaction
 from ingest.harmonise import harmonise
-from ingest.load import ensure_schema, quarantine_rows, record_issues, replace_source_rows
-from ingest.read import read_source
+from ingest.load import (
+    create_stage,
+    ensure_schema,
+    fail_dead_runs,
+    lock_source,
+    merge,
+    quarantine_rows,
+    record_issues,
+    stage_rows,
+)
+from ingest.read import BATCH_SIZE, Batches, open_batches, read_source
 from ingest.region import Region, Source
 from ingest.validate import validate
 from protocols import Protocols, ThemeSpec
+
+Progress = Callable[[int, int | None], None]
+"""Called after each batch with (features read so far, features in the file or None)."""
 
 
 @dataclass
@@ -32,17 +51,27 @@ class RunResult:
     quarantined: int
     run_id: int | None = None
     issues: dict[str, int] = field(default_factory=dict)
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.source}: {self.input} read, {self.loaded} loaded into {self.theme}, "
             f"{self.quarantined} quarantined"
+        )
+        if self.run_id is None:
+            return text
+        return (
+            f"{text} ({self.inserted} new, {self.updated} changed, {self.unchanged} unchanged, "
+            f"{self.retired} retired)"
         )
 
 
 @dataclass
 class Checked:
-    """A file taken through every phase but load: what would be loaded and what would not."""
+    """A file (or batch) taken through every phase but load: what would load and what would not."""
 
     raw: gpd.GeoDataFrame
     clean: gpd.GeoDataFrame
@@ -69,12 +98,16 @@ class Checked:
         )
 
 
-def check_file(path: Path, source: Source, region: Region, protocols: Protocols) -> Checked:
+def _check(raw: gpd.GeoDataFrame, source: Source, region: Region, protocols: Protocols) -> Checked:
+    """The one place harmonise and validate are called, for dry runs and loads alike."""
     theme = protocols.themes[source.theme]
-    raw = read_source(path, source)
     harmonised, field_issues = harmonise(raw, source, theme, protocols)
     clean, geometry_issues = validate(harmonised, theme, region.region.bbox)
     return Checked(raw=raw, clean=clean, issues=issues.concat([field_issues, geometry_issues]))
+
+
+def check_file(path: Path, source: Source, region: Region, protocols: Protocols) -> Checked:
+    return _check(read_source(path, source), source, region, protocols)
 
 
 def _sha256(path: Path) -> str:
@@ -85,11 +118,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _start_run(url: str, path: Path, source: Source, theme: ThemeSpec) -> int:
-    with transaction(url) as cur:
+def _start_run(conn: Connection, path: Path, source: Source, theme: ThemeSpec) -> int:
+    """Record the run as 'running' under the loading connection's pid, so that if the process
+    dies the next run of the source can tell, and mark it failed."""
+    with conn, conn.cursor() as cur:
+        fail_dead_runs(cur, source.id)
         cur.execute(
-            "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, file_sha256) "
-            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, file_sha256, "
+            "backend_pid) VALUES (%s, %s, %s, %s, %s, %s, pg_backend_pid()) RETURNING id",
             (source.id, source.publisher, theme.id, theme.ref, path.name, _sha256(path)),
         )
         return cur.fetchone()[0]
@@ -104,45 +140,106 @@ def _fail_run(url: str, run_id: int, message: str) -> None:
         )
 
 
+def _finish_run(cur: Cursor, result: RunResult) -> None:
+    cur.execute(
+        "UPDATE ingest_run SET status = 'succeeded', finished_at = clock_timestamp(), "
+        "input = %s, loaded = %s, quarantined = %s, inserted = %s, updated = %s, "
+        "unchanged = %s, retired = %s WHERE id = %s",
+        (
+            result.input,
+            result.loaded,
+            result.quarantined,
+            result.inserted,
+            result.updated,
+            result.unchanged,
+            result.retired,
+            result.run_id,
+        ),
+    )
+
+
+def _stage(
+    cur: Cursor, theme: ThemeSpec, checked: Checked, source: Source, run_id: int
+) -> tuple[int, int]:
+    """One checked batch into the staging table, quarantine and issue log: (staged, quarantined)."""
+    loadable, reasons = checked.loadable, checked.reasons
+    stage_rows(cur, theme, loadable)
+    geoms = checked.clean.geometry
+    quarantine_rows(cur, theme, checked.raw, geoms, reasons, source=source.id, run_id=run_id)
+    record_issues(cur, checked.issues, run_id)
+    return len(loadable), len(reasons)
+
+
+def _load(
+    cur: Cursor,
+    batches: Batches,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    run_id: int,
+    progress: Progress | None,
+) -> RunResult:
+    """Stage every batch, then merge: all in the caller's transaction, under the source's lock."""
+    theme = protocols.themes[source.theme]
+    at = lock_source(cur, source.id)
+    create_stage(cur, theme)
+    result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
+    found: Counter[str] = Counter()
+    staged = 0
+    for raw in batches.frames:
+        checked = _check(raw, source, region, protocols)
+        in_stage, in_quarantine = _stage(cur, theme, checked, source, run_id)
+        staged += in_stage
+        result.quarantined += in_quarantine
+        found.update(checked.issues["rule"].value_counts().to_dict())
+        result.input += len(raw)
+        if progress is not None:
+            progress(result.input, batches.total)
+    merged = merge(
+        cur,
+        theme,
+        publisher=source.publisher,
+        source=source.id,
+        run_id=run_id,
+        at=at,
+        staged=staged,
+    )
+    if merged.duplicates:
+        found["duplicate-key"] += merged.duplicates
+    result.loaded = staged - merged.duplicates
+    result.quarantined += merged.duplicates
+    result.issues = dict(found)
+    result.inserted, result.updated = merged.inserted, merged.updated
+    result.unchanged, result.retired = merged.unchanged, merged.retired
+    _finish_run(cur, result)
+    return result
+
+
 def ingest_file(
-    url: str, path: Path, source: Source, region: Region, protocols: Protocols
+    url: str,
+    path: Path,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    *,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> RunResult:
     """Load one publisher file for one source, replacing that source's previous contribution."""
-    theme = protocols.themes[source.theme]
     with transaction(url) as cur:
         ensure_schema(cur, list(protocols.themes.values()))
-    run_id = _start_run(url, path, source, theme)
-    try:
-        checked = check_file(path, source, region, protocols)
-        result = checked.result(source, run_id)
-        with transaction(url) as cur:
-            replace_source_rows(
-                cur,
-                theme,
-                checked.loadable,
-                publisher=source.publisher,
-                source=source.id,
-                run_id=run_id,
-            )
-            quarantine_rows(
-                cur,
-                theme,
-                checked.raw,
-                checked.clean.geometry,
-                checked.reasons,
-                source=source.id,
-                run_id=run_id,
-            )
-            record_issues(cur, checked.issues, run_id)
-            cur.execute(
-                "UPDATE ingest_run SET status = 'succeeded', finished_at = now(), input = %s, "
-                "loaded = %s, quarantined = %s WHERE id = %s",
-                (result.input, result.loaded, result.quarantined, run_id),
-            )
-    except Exception as exc:
-        _fail_run(url, run_id, str(exc))
-        raise
-    return result
+    with open_batches(path, source, batch_size) as batches:
+        conn = connect(url)
+        try:
+            run_id = _start_run(conn, path, source, protocols.themes[source.theme])
+            try:
+                with conn, conn.cursor() as cur:
+                    return _load(cur, batches, source, region, protocols, run_id, progress)
+            except Exception as exc:
+                _fail_run(url, run_id, str(exc))
+                raise
+        finally:
+            conn.close()
 
 
 def ingest_region(url: str, region: Region, protocols: Protocols) -> list[RunResult]:

@@ -1,19 +1,53 @@
-"""Phase 1, read: any GDAL-readable publisher file into a GeoDataFrame in its own CRS.
+"""Phase 1, read: any GDAL-readable publisher file, as GeoDataFrames in its own CRS.
 
-Everything goes through GDAL (pyogrio, Arrow when it can) so every format GDAL reads is a format we
-read: zipped Shapefiles, GeoPackage, GeoJSON, CSV with coordinate or WKT columns, KML, GML, ...
+Everything goes through GDAL's Arrow stream (pyogrio.open_arrow) so every format GDAL reads is a
+format we read (zipped Shapefiles, GeoPackage, GeoJSON, CSV with coordinate or WKT columns, KML,
+GML, FlatGeobuf, MapInfo TAB, ...) at Arrow speed, in batches, so memory stays flat however big
+the file. The index of every batch is the feature's position in the file: its `source_row`.
+
+Files that cannot be read are refused with one sentence (UnreadableInput) before anything is
+written: checks GDAL would not make (an empty file, a Shapefile missing its .dbf, binary junk
+under a text name, text that is not in the encoding the source declares) are made here.
 """
 
 from __future__ import annotations
 
+import codecs
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
+import pyarrow as pa
 import pyogrio
-from pyogrio.errors import DataLayerError, DataSourceError
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
+from pyogrio.raw import open_arrow
+from pyproj import CRS
 
-from ingest.errors import UnreadableInput
+from ingest.errors import ConfigError, UnreadableInput
 from ingest.region import Source
+
+BATCH_SIZE = 65_536
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".json", ".geojson", ".geojsonl", ".kml", ".gml", ".xml"}
+TRANSCODED_SUFFIXES = {".csv", ".tsv", ".txt", ".json", ".geojson", ".geojsonl"}
+SIDECARS = (".csvt", ".prj")
+UTF8 = {"utf-8", "utf-8-sig"}
+READ_ERRORS = (DataSourceError, DataLayerError, GeometryError, pa.ArrowException, OSError)
+
+
+@dataclass
+class Batches:
+    """An open publisher file: how many features it says it has (None if it cannot say cheaply),
+    and its features as GeoDataFrames of at most `batch_size` rows."""
+
+    total: int | None
+    frames: Iterator[gpd.GeoDataFrame]
 
 
 def _csv_open_options(source: Source) -> dict[str, str]:
@@ -28,26 +62,200 @@ def _csv_open_options(source: Source) -> dict[str, str]:
     }
 
 
-def read_source(path: Path, source: Source) -> gpd.GeoDataFrame:
-    """Read the file as the publisher sent it; attribute values are kept as GDAL typed them."""
+def _encoding(source: Source) -> str | None:
+    if not source.encoding:
+        return None
+    try:
+        return codecs.lookup(source.encoding).name
+    except LookupError:
+        raise ConfigError(
+            f"source {source.id}: unknown encoding {source.encoding!r}; "
+            "use a name such as utf-8, cp1252 or latin-1"
+        ) from None
+
+
+def _check_shapefile_parts(path: Path) -> None:
+    """GDAL opens a .shp without its .dbf as a layer with no attributes; we refuse it."""
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            raise UnreadableInput(
+                f"{path.name} is not a readable zip archive (damaged or cut short); "
+                "ask the publisher to send it again"
+            ) from None
+    else:
+        names = [p.name for p in path.parent.iterdir()] if path.suffix.lower() == ".shp" else []
+    lower = {n.lower() for n in names}
+    for shp in (n for n in names if n.lower().endswith(".shp")):
+        stem = shp[:-4]
+        missing = [e for e in (".shx", ".dbf") if f"{stem}{e}".lower() not in lower]
+        if missing:
+            raise UnreadableInput(
+                f"{path.name}: the Shapefile {Path(shp).name} has no {' or '.join(missing)} "
+                "beside it; a Shapefile needs its .shp, .shx and .dbf parts together"
+            )
+
+
+def _check_readable(path: Path) -> None:
     if not path.exists():
         raise UnreadableInput(f"{path}: no such file")
-    options = _csv_open_options(source)
-    if source.encoding:
-        options["ENCODING"] = source.encoding
+    if path.is_file() and path.stat().st_size == 0:
+        raise UnreadableInput(f"{path.name} is empty (0 bytes); ask the publisher to send it again")
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+        if b"\x00" in head:
+            raise UnreadableInput(
+                f"{path.name}: GDAL cannot read it: it holds binary data but is named as text; "
+                "check it is the right file (if it is UTF-16 text, save it as UTF-8)"
+            )
+    _check_shapefile_parts(path)
+
+
+def _transcode(path: Path, encoding: str, folder: Path) -> Path:
+    """A UTF-8 copy of a text file (with its sidecars), since GDAL's Arrow stream is UTF-8 only."""
+    copy = folder / path.name
     try:
-        frame = pyogrio.read_dataframe(
-            path, layer=source.layer, use_arrow=True, **{k.lower(): v for k, v in options.items()}
-        )
-    except (DataSourceError, DataLayerError) as exc:
+        with (
+            path.open(encoding=encoding, newline="") as src,
+            copy.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except UnicodeDecodeError as exc:
         raise UnreadableInput(
-            f"{path.name}: GDAL cannot read it as {source.theme} data ({exc})"
-        ) from exc
-    if source.crs:
-        frame = frame.set_crs(source.crs, allow_override=True)
-    if frame.crs is None:
+            f"{path.name} is not {encoding} text (byte {exc.object[exc.start]:#04x} at "
+            f"{exc.start}); correct `encoding` in the source's mapping"
+        ) from None
+    for suffix in SIDECARS:
+        sidecar = path.with_suffix(suffix)
+        if sidecar.exists():
+            shutil.copy(sidecar, folder / sidecar.name)
+    return copy
+
+
+def _layer(path: Path, source: Source) -> str | None:
+    """The layer to read: the one the source names, or the only one there is."""
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except READ_ERRORS as exc:
+        raise UnreadableInput(f"{path.name}: GDAL cannot read it ({_first_line(exc)})") from None
+    if source.layer is not None:
+        if source.layer not in layers:
+            raise UnreadableInput(
+                f"{path.name} has no layer {source.layer!r}; its layers are {', '.join(layers)}"
+            )
+        return source.layer
+    if len(layers) > 1:
+        raise UnreadableInput(
+            f"{path.name} holds {len(layers)} layers ({', '.join(layers)}); say which one with "
+            f"`layer:` in source {source.id}"
+        )
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> gpd.GeoDataFrame:
+    geometry_name = meta["geometry_name"] or "wkb_geometry"
+    if geometry_name in batch.schema.names:
+        wkb = batch.column(geometry_name).to_numpy(zero_copy_only=False)
+        geometry = shapely.from_wkb(wkb, on_invalid="ignore")
+        batch = batch.drop_columns([geometry_name])
+    else:
+        geometry = [None] * batch.num_rows
+    frame = batch.to_pandas(date_as_object=False)
+    frame.index = pd.RangeIndex(start, start + len(frame))
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index), crs=crs)
+
+
+def _crs(path: Path, source: Source, meta: dict) -> CRS:
+    crs = source.crs or meta["crs"]
+    if crs is None:
         raise UnreadableInput(
             f"{path.name}: the file does not say its coordinate system; "
             f"add `crs: EPSG:27700` (or the right code) to source {source.id}"
         )
-    return frame
+    return CRS.from_user_input(crs)
+
+
+def _is_utf8(batch: pa.RecordBatch) -> bool:
+    """GDAL passes text through as it finds it; Arrow strings must be UTF-8."""
+    try:
+        batch.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _not_utf8(name: str) -> UnreadableInput:
+    return UnreadableInput(
+        f"{name} is not UTF-8 text; add `encoding:` with the encoding it was saved in "
+        "(for example cp1252) to the source's mapping"
+    )
+
+
+def _stream(
+    reader: pa.RecordBatchReader, meta: dict, crs: CRS, name: str
+) -> Iterator[gpd.GeoDataFrame]:
+    """Frames in file order; an empty layer still gives one (empty) frame with its columns."""
+    start = 0
+    try:
+        for batch in reader:
+            if not _is_utf8(batch):
+                raise _not_utf8(name)
+            yield _frame(batch, meta, start, crs)
+            start += batch.num_rows
+        if start == 0:
+            yield _frame(pa.RecordBatch.from_pylist([], reader.schema), meta, 0, crs)
+    except UnicodeDecodeError:
+        raise _not_utf8(name) from None
+    except READ_ERRORS as exc:
+        raise UnreadableInput(
+            f"{name}: GDAL stopped reading at feature {start} ({_first_line(exc)}); "
+            "the file may be damaged or cut short"
+        ) from None
+
+
+def _open_options(path: Path, source: Source, encoding: str | None) -> dict[str, str]:
+    options = {k.lower(): v for k, v in _csv_open_options(source).items()}
+    if encoding and encoding not in UTF8 and path.suffix.lower() in {".zip", ".shp", ".dbf"}:
+        options["encoding"] = encoding  # a Shapefile's .cpg says its encoding; this overrides it
+    return options
+
+
+@contextmanager
+def open_batches(path: Path, source: Source, batch_size: int = BATCH_SIZE) -> Iterator[Batches]:
+    """The publisher's file as it was sent, batch by batch; attribute values as GDAL typed them."""
+    _check_readable(path)
+    encoding = _encoding(source)
+    with ExitStack() as stack:
+        readable = path
+        if encoding and encoding not in UTF8 and path.suffix.lower() in TRANSCODED_SUFFIXES:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="regiongis-read-"))
+            readable = _transcode(path, encoding, Path(folder))
+        layer = _layer(readable, source)
+        options = _open_options(readable, source, encoding)
+        try:
+            meta, reader = stack.enter_context(
+                open_arrow(
+                    readable, layer=layer, batch_size=batch_size, use_pyarrow=True, **options
+                )
+            )
+            total = pyogrio.read_info(readable, layer=layer)["features"]
+        except READ_ERRORS as exc:
+            raise UnreadableInput(
+                f"{path.name}: GDAL cannot read it as {source.theme} data ({_first_line(exc)})"
+            ) from None
+        frames = _stream(reader, meta, _crs(path, source, meta), path.name)
+        yield Batches(total=total if total >= 0 else None, frames=frames)
+
+
+def read_source(path: Path, source: Source) -> gpd.GeoDataFrame:
+    """The whole file in one frame, for dry runs and small files."""
+    with open_batches(path, source) as batches:
+        frames = list(batches.frames)
+    return pd.concat(frames) if len(frames) > 1 else frames[0]

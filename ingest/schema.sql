@@ -1,4 +1,5 @@
 -- Bookkeeping shared by every theme: runs, their issue logs, and the quarantine.
+-- Applied by ingest.load.ensure_schema only when this file or a theme's DDL has changed.
 CREATE EXTENSION IF NOT EXISTS postgis;
 
 CREATE TABLE IF NOT EXISTS ingest_run (
@@ -17,6 +18,15 @@ CREATE TABLE IF NOT EXISTS ingest_run (
     quarantined integer,
     message text
 );
+-- Added after the first release: the loading connection (to tell a dead run from a live one)
+-- and what the merge did to the live table.
+ALTER TABLE ingest_run
+    ADD COLUMN IF NOT EXISTS backend_pid integer,
+    ADD COLUMN IF NOT EXISTS inserted integer,
+    ADD COLUMN IF NOT EXISTS updated integer,
+    ADD COLUMN IF NOT EXISTS unchanged integer,
+    ADD COLUMN IF NOT EXISTS retired integer;
+CREATE INDEX IF NOT EXISTS ingest_run_source_idx ON ingest_run (source, status);
 
 CREATE TABLE IF NOT EXISTS issue_log (
     run_id bigint NOT NULL REFERENCES ingest_run (id) ON DELETE CASCADE,

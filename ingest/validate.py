@@ -1,103 +1,315 @@
-"""Phase 3, validate: geometry rules and keys, on top of the field issues harmonise found.
+"""Phase 3, validate: geometry rules, field constraints and keys, after harmonise.
 
-Geometry that can be repaired is repaired and the repair recorded; geometry that cannot be trusted
-(missing, empty, the wrong kind, outside the region) sends its feature to quarantine with a reason.
+Geometry that can be repaired is repaired and the repair recorded (severity fixed); geometry that
+cannot be trusted (missing, not finite, the wrong kind, outside the region) sends its feature to
+quarantine with a reason. Cross-row checks (unique values, duplicate keys) cover the frame given, so
+a caller working in batches checks across batches itself.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from ingest import issues
 from ingest.issues import Severity
-from protocols import ThemeSpec
+from protocols import FieldSpec, FieldType, ThemeSpec
+
+DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
+NUMBER_TYPES = (FieldType.INTEGER, FieldType.DECIMAL)
+EARLIEST = pd.Timestamp("1900-01-01")
+HORIZON_YEARS = 20
+PROMOTE = {
+    "Point": shapely.multipoints,
+    "LineString": shapely.multilinestrings,
+    "Polygon": shapely.multipolygons,
+}
 
 
 def _allowed_types(theme: ThemeSpec) -> set[str]:
     return set(theme.geometry_types) | {f"Multi{t}" for t in theme.geometry_types}
 
 
-def _repair(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, pd.DataFrame]:
-    """Drop Z/M and make invalid geometry valid, recording each feature touched."""
+def _flag(mask: pd.Series, kinds: pd.Series, rule: str, message: str) -> pd.DataFrame:
+    return issues.issues_where(
+        mask, kinds, field="geometry", rule=rule, message=message, severity=Severity.FIXED
+    )
+
+
+def _non_finite(geoms: gpd.GeoSeries) -> pd.Series:
+    coords, at = shapely.get_coordinates(geoms.values, return_index=True)
+    bad = np.unique(at[~np.isfinite(coords).all(axis=1)])
+    mask = np.zeros(len(geoms), dtype=bool)
+    mask[bad] = True
+    return pd.Series(mask, index=geoms.index)
+
+
+def _replace(geoms: gpd.GeoSeries, where: pd.Series, values: np.ndarray) -> gpd.GeoSeries:
+    geoms = geoms.copy()
+    geoms[where] = values
+    return geoms
+
+
+def _make_valid(values: np.ndarray) -> np.ndarray:
+    """make_valid for all at once; if GEOS refuses one, each alone, None where it cannot."""
+    try:
+        return shapely.make_valid(values)
+    except shapely.errors.GEOSException:
+        return np.array([_make_one_valid(g) for g in values], dtype=object)
+
+
+def _make_one_valid(geom: shapely.Geometry) -> shapely.Geometry | None:
+    try:
+        return shapely.make_valid(geom)
+    except shapely.errors.GEOSException:
+        return None
+
+
+def _repair(geoms: gpd.GeoSeries, usable: pd.Series) -> tuple[gpd.GeoSeries, pd.DataFrame]:
+    """Drop Z/M and make invalid geometry valid, recording each feature touched.
+
+    Only usable geometry (present, finite) is touched: GEOS can throw on the rest.
+    """
     found = []
-    has_z = geoms.has_z.fillna(False)
-    if has_z.any():
-        geoms = geoms.where(~has_z, shapely.force_2d(geoms.values))
-        found.append(
-            issues.issues_where(
-                has_z,
-                None,
-                field="geometry",
-                rule="geometry-dimension",
-                message="Z values dropped",
-                severity=Severity.FIXED,
-            )
-        )
-    invalid = ~geoms.is_valid.fillna(True) & geoms.notna()
+    extra = usable & (geoms.has_z | geoms.has_m)
+    if extra.any():
+        geoms = _replace(geoms, extra, shapely.force_2d(np.asarray(geoms[extra].array)))
+        message = "Z/M values dropped; nothing to fix"
+        found.append(_flag(extra, geoms.geom_type, "geometry-dimension", message))
+    invalid = usable & ~geoms.is_valid
     if invalid.any():
-        reasons = pd.Series(shapely.is_valid_reason(geoms.values), index=geoms.index)
-        geoms = geoms.where(~invalid, shapely.make_valid(geoms.values))
-        found.append(
+        broken = np.asarray(geoms[invalid].array)
+        reasons = pd.Series(shapely.is_valid_reason(broken), index=geoms.index[invalid])
+        geoms = _replace(geoms, invalid, _make_valid(broken))
+        lost = invalid & geoms.isna()
+        found += [
             issues.issues_where(
-                invalid,
+                invalid & ~lost,
                 reasons,
                 field="geometry",
                 rule="geometry-repaired",
-                message="invalid geometry repaired with make_valid",
+                message="invalid geometry repaired with make_valid; check the shape, and fix it "
+                "at source to avoid the repair",
                 severity=Severity.FIXED,
-            )
-        )
+            ),
+            issues.issues_where(
+                lost,
+                reasons,
+                field="geometry",
+                rule="geometry-invalid",
+                message="invalid geometry that cannot be repaired; correct the shape",
+            ),
+        ]
     return geoms, issues.concat(found)
 
 
-def validate(
-    frame: gpd.GeoDataFrame, theme: ThemeSpec, region_bbox: tuple[float, float, float, float]
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """The frame with repaired geometry, and the geometry and key issues found."""
-    geoms, found = _repair(frame.geometry)
-    frame = frame.set_geometry(geoms)
-    missing = geoms.isna() | geoms.is_empty
+def _each_as_multi(make_multi, parts: np.ndarray) -> np.ndarray:
+    return make_multi(parts, indices=np.arange(len(parts)))
+
+
+def _settle_multi(geoms: gpd.GeoSeries, theme: ThemeSpec) -> tuple[gpd.GeoSeries, pd.DataFrame]:
+    """Singles become multis where the protocol wants multis; single-part multis become singles."""
+    wanted, kinds, found = set(theme.geometry_types), geoms.geom_type, []
+    for single, make_multi in PROMOTE.items():
+        multi = f"Multi{single}"
+        if multi in wanted and single not in wanted:
+            change = kinds == single
+            convert = partial(_each_as_multi, make_multi)
+            message = f"{single} stored as {multi}, as the protocol wants"
+        elif single in wanted and multi not in wanted:
+            change = (kinds == multi) & (shapely.get_num_geometries(geoms.values) == 1)
+            convert = partial(shapely.get_geometry, index=0)
+            message = f"single-part {multi} stored as {single}, as the protocol wants"
+        else:
+            continue
+        if change.any():
+            geoms = geoms.copy()
+            geoms[change] = convert(np.asarray(geoms[change].array))
+            found.append(_flag(change, kinds, "geometry-multi", message))
+    return geoms, issues.concat(found)
+
+
+def _outside_message(geoms: gpd.GeoSeries, theme: ThemeSpec) -> pd.Series:
+    """Why a feature is out of the region, guessing the CRS from its coordinate ranges."""
+    b = pd.DataFrame(shapely.bounds(geoms.values), index=geoms.index)
+    lon_lat = (b[0] >= -180) & (b[2] <= 180) & (b[1] >= -90) & (b[3] <= 90)
+    zero = (b[0] == 0) & (b[1] == 0) & (b[2] == 0) & (b[3] == 0)
+    crs = f"EPSG:{theme.storage_crs}"
+    x, y = (b[i].round().astype("int64").astype(str) for i in (0, 1))
+    generic = (
+        "geometry lies outside the region (at " + x + ", " + y + f" in {crs}); "
+        "check the coordinates and the coordinate system the file declares"
+    )
+    looks_lon_lat = (
+        "geometry lies outside the region: its coordinates look like longitude/latitude "
+        f"(EPSG:4326) but were read as {crs}; set `crs: EPSG:4326` in the source's mapping "
+        "(config/sources/<source>.yaml) or fix the file's .prj"
+    )
+    at_zero = "geometry lies outside the region at 0,0 (a placeholder?): give the real location"
+    return generic.where(~lon_lat, looks_lon_lat).where(~zero, at_zero)
+
+
+def _geometry_rules(
+    geoms: gpd.GeoSeries, missing: pd.Series, broken: pd.Series, theme: ThemeSpec, bbox
+) -> pd.DataFrame:
     kinds = geoms.geom_type
-    wrong_kind = ~missing & ~kinds.isin(_allowed_types(theme))
-    minx, miny, maxx, maxy = region_bbox
-    outside = ~missing & ~geoms.intersects(shapely.box(minx, miny, maxx, maxy))
-    key = frame[theme.natural_key[0]].astype("string")
-    for name in theme.natural_key[1:]:
-        key = key + "|" + frame[name].astype("string")  # a missing part leaves the key missing
-    duplicate = key.notna() & key.duplicated(keep="first")
+    usable = ~missing & ~broken & geoms.notna()  # not lost to a failed repair
+    wrong_kind = usable & ~kinds.isin(_allowed_types(theme))
+    outside = usable.copy()  # GEOS predicates throw on NaN, so only usable geometry is tested
+    outside[usable] = ~geoms[usable].intersects(shapely.box(*bbox))
     expected = " or ".join(theme.geometry_types)
-    return frame, issues.concat(
+    return issues.concat(
         [
-            found,
             issues.issues_where(
                 missing,
                 None,
                 field="geometry",
                 rule="geometry-missing",
-                message="feature has no geometry",
+                message="feature has no geometry (null or empty); give it a location",
+            ),
+            issues.issues_where(
+                broken,
+                None,
+                field="geometry",
+                rule="geometry-coordinates",
+                message="coordinates are not finite numbers (NaN or infinity), as sent or once "
+                f"converted to EPSG:{theme.storage_crs}; correct them, or the coordinate system "
+                "the file declares",
             ),
             issues.issues_where(
                 wrong_kind,
                 kinds,
                 field="geometry",
                 rule="geometry-type",
-                message=f"geometry must be {expected}",
+                message=f"geometry must be {expected}; send that kind of geometry",
             ),
             issues.issues_where(
                 outside,
                 None,
                 field="geometry",
                 rule="out-of-region",
-                message="geometry lies outside the region; check the coordinate system",
-            ),
-            issues.issues_where(
-                duplicate,
-                key,
-                field=",".join(theme.natural_key),
-                rule="duplicate-key",
-                message="the same key appears earlier in this file",
+                message=_outside_message(geoms[outside], theme),
             ),
         ]
     )
+
+
+def _earlier_twin(key: pd.Series, what: str) -> tuple[pd.Series, pd.Series]:
+    """Rows repeating an earlier row's key, and a message naming that earlier row."""
+    repeated = key.notna() & key.duplicated(keep="first")
+    first = key.index.to_series().groupby(key, dropna=True).transform("first")
+    message = f"the same {what} as feature " + first.astype("string").fillna("")
+    return repeated, message + " earlier in this file; give each feature its own value"
+
+
+def _value_rules(value: pd.Series, spec: FieldSpec) -> list[pd.DataFrame]:
+    """FieldSpec constraints on a harmonised column; missing values break none of them."""
+    found, name = [], spec.name
+    text = value.astype("string")
+    checks = []
+    if spec.max_length:
+        too_long = text.str.len() > spec.max_length
+        checks.append((too_long, "max-length", f"longer than {spec.max_length} characters"))
+    if spec.type in NUMBER_TYPES and spec.minimum is not None:
+        checks.append((value < spec.minimum, "minimum", f"less than the minimum {spec.minimum:g}"))
+    if spec.type in NUMBER_TYPES and spec.maximum is not None:
+        checks.append((value > spec.maximum, "maximum", f"more than the maximum {spec.maximum:g}"))
+    if spec.pattern:
+        mismatch = ~text.str.contains(spec.pattern, regex=True)
+        checks.append((mismatch, "pattern", f"does not match the pattern {spec.pattern}"))
+    for mask, rule, message in checks:
+        found.append(
+            issues.issues_where(
+                mask, value, field=name, rule=rule, message=f"{message}; correct it"
+            )
+        )
+    if spec.unique:
+        repeated, message = _earlier_twin(text, name)
+        found.append(
+            issues.issues_where(repeated, value, field=name, rule="unique", message=message)
+        )
+    return found
+
+
+def _date_rules(frame: pd.DataFrame, theme: ThemeSpec, today: pd.Timestamp) -> list[pd.DataFrame]:
+    found, dates = [], {f.name: f for f in theme.fields if f.type in DATE_TYPES}
+    horizon = today + pd.DateOffset(years=HORIZON_YEARS)
+    for name, spec in dates.items():
+        value = frame[name]
+        earliest, latest = EARLIEST, horizon
+        if spec.type is FieldType.DATETIME:
+            earliest, latest = EARLIEST.tz_localize("UTC"), horizon.tz_localize("UTC")
+        found.append(
+            issues.issues_where(
+                (value < earliest) | (value > latest),
+                value,
+                field=name,
+                rule="date-range",
+                message=f"before {EARLIEST.year} or more than {HORIZON_YEARS} years ahead; "
+                "check the year",
+                severity=Severity.WARNING,
+            )
+        )
+    for end, start in _end_start_pairs(dates):
+        found.append(
+            issues.issues_where(
+                frame[end] < frame[start],
+                frame[end],
+                field=end,
+                rule="date-order",
+                message=f"{end} is before {start}; correct one of them",
+            )
+        )
+    return found
+
+
+def _start_of(name: str) -> str | None:
+    if name.startswith("end"):
+        return "start" + name.removeprefix("end")
+    return name.removesuffix("_to") + "_from" if name.endswith("_to") else None
+
+
+def _end_start_pairs(dates: dict[str, FieldSpec]) -> list[tuple[str, str]]:
+    """Date fields paired by name: end_date/start_date, valid_to/valid_from."""
+    return [
+        (name, start)
+        for name in dates
+        if (start := _start_of(name)) in dates and dates[start].type is dates[name].type
+    ]
+
+
+def _key_rules(frame: pd.DataFrame, theme: ThemeSpec) -> pd.DataFrame:
+    key = frame[theme.natural_key[0]].astype("string")
+    for name in theme.natural_key[1:]:
+        key = key + "|" + frame[name].astype("string")  # a missing part leaves the key missing
+    repeated, message = _earlier_twin(key, "key")
+    field = ",".join(theme.natural_key)
+    return issues.issues_where(repeated, key, field=field, rule="duplicate-key", message=message)
+
+
+def validate(
+    frame: gpd.GeoDataFrame,
+    theme: ThemeSpec,
+    region_bbox: tuple[float, float, float, float],
+    *,
+    today: pd.Timestamp | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The frame with repaired geometry, and the geometry, field and key issues found."""
+    geoms = frame.geometry
+    missing = geoms.isna() | geoms.is_empty
+    broken = ~missing & _non_finite(geoms)
+    geoms, repaired = _repair(geoms, ~missing & ~broken)
+    missing |= ~broken & geoms.notna() & geoms.is_empty  # nothing left once repaired
+    geoms, settled = _settle_multi(geoms, theme)
+    frame = frame.set_geometry(geoms)
+    today = today if today is not None else pd.Timestamp.now().normalize()
+    found = [repaired, settled, _geometry_rules(geoms, missing, broken, theme, region_bbox)]
+    for spec in theme.fields:
+        found += _value_rules(frame[spec.name], spec)
+    found += _date_rules(frame, theme, today)
+    found.append(_key_rules(frame, theme))
+    return frame, issues.concat(found)

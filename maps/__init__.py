@@ -1,5 +1,13 @@
-"""Public web maps of the shared themes; STATIC_DIR is to be served at the maps' assets_url."""
+"""Public web maps and the data portal; STATIC_DIR is to be served at the pages' assets_url."""
 
-from maps.regional import STATIC_DIR, build_regional_map
+from maps.gazetteer import EAST_MIDLANDS, Place
+from maps.regional import STATIC_DIR, Basemap, build_quality_map, build_regional_map
 
-__all__ = ["STATIC_DIR", "build_regional_map"]
+__all__ = [
+    "EAST_MIDLANDS",
+    "STATIC_DIR",
+    "Basemap",
+    "Place",
+    "build_quality_map",
+    "build_regional_map",
+]

@@ -1,27 +1,42 @@
-"""The public regional web map: one live layer per theme, drawn from the server's OGC API feeds.
+"""The public web maps: the regional map of every theme, and the data-quality map for partners.
 
-Everything the page loads comes from our own server (assets_url): no CDN, no tiles unless asked
-for. The map then works on networks without internet access and tells no third party who looks.
-Feature styling and popups live in static/regional-map.js, configured per theme from its spec.
+Everything the page loads comes from our own server (assets_url): no CDN, and a base map only if
+the deployment names one. The map then works on networks without internet access and tells no
+third party who looks. Themes are drawn from the server's vector tiles, or from its OGC API items
+feed when a page asks for GeoJSON (?source=geojson) or a past date (?datetime=...); styling,
+popups and controls live in static/regional-map.js, configured per theme from its spec.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import folium
 from branca.element import MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
-from jinja2.utils import htmlsafe_json_dumps
 
+from maps.gazetteer import EAST_MIDLANDS, Place
 from protocols.spec import Protocols, ThemeSpec
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_ITEMS_URL = "/ogc/collections/{collection}/items?f=json&limit=10000"
+DEFAULT_TILES_URL = "/ogc/collections/{collection}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
 DEFAULT_ASSETS_URL = "/static/maps"
+LayerSource = Literal["tiles", "geojson"]
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A raster base map: a Leaflet URL template and the credit its licence asks for."""
+
+    url: str
+    attribution: str
 
 
 class RemoteGeoJson(folium.map.Layer):
@@ -34,34 +49,89 @@ class RemoteGeoJson(folium.map.Layer):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.geoJSON(null, {{ this.options.js_code }});
-            fetch({{ this.url|tojson }})
-                .then(function (response) {
-                    if (!response.ok) {
-                        throw new Error(response.status + " " + response.statusText);
-                    }
-                    return response.json();
-                })
-                .then(function (data) { {{ this.get_name() }}.addData(data); })
-                .catch(function (error) {
-                    console.error("Could not load the " + {{ this.layer_name|tojson }}
-                        + " layer from " + {{ this.url|tojson }} + ": " + error);
-                });
+            var {{ this.get_name() }} = regionalMap.remoteGeoJson(
+                {{ this.url|tojson }}, {{ this.layer_name|tojson }}, {{ this.options.js_code }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, url: str, name: str, options: JsCode) -> None:
-        super().__init__(name=name, overlay=True)
+    def __init__(self, url: str, name: str, options: JsCode, control: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=control)
         self._name = "RemoteGeoJson"
         self.url = url
         self.options = options
 
 
+class ThemeLayer(folium.map.Layer):
+    """One theme, drawn by regionalMap.themeLayer() from tiles or GeoJSON as the page asks.
+
+    Not shown by folium: regionalMap.setup() adds the layers the URL (or the default, all) names.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = regionalMap.themeLayer({{ this.config|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(name=config["title"], overlay=True, show=False)
+        self._name = "ThemeLayer"
+        self.config = config
+
+
+class MapFeatures(MacroElement):
+    """Search, permalink, locate, full screen and embedding, wired to the map's theme layers.
+
+    Added after the layer control. It sets the first view itself: the permalink's, or the region's
+    bounds (a folium fit_bounds would still be animating and undo the permalink's zoom).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            regionalMap.setup({{ this._parent.get_name() }}, {
+                layers: {
+                    {%- for layer in this.layers %}
+                    {{ layer.config.id|tojson }}: {{ layer.get_name() }},
+                    {%- endfor %}
+                },
+                themes: {{ this.themes|tojson }},
+                gazetteer: {{ this.places|tojson }},
+                boundaries: {{ this.boundaries.get_name() if this.boundaries else "null" }},
+                fullMapUrl: {{ this.full_map_url|tojson }},
+                bounds: {{ this.bounds|tojson }},
+            });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        layers: list[ThemeLayer],
+        boundaries: RemoteGeoJson | None,
+        places: Sequence[Place],
+        full_map_url: str,
+        bounds_wgs84: tuple[float, float, float, float],
+    ) -> None:
+        super().__init__()
+        self._name = "MapFeatures"
+        self.layers = layers
+        self.themes = {layer.config["id"]: layer.config for layer in layers}
+        self.boundaries = boundaries
+        self.places = [asdict(place) for place in places]
+        self.full_map_url = full_map_url
+        west, south, east, north = bounds_wgs84
+        self.bounds = [[south, west], [north, east]]
+
+
 class Legend(MacroElement):
-    """The map key: the map's title, then each theme's colours under the labels readers know.
+    """The map key: the map's title, then each layer's colours under the labels readers know.
 
     Added as a Leaflet control so it sits in the map's corner stack instead of over other controls.
+    Each section names its layer (data-theme), so the page can hide the key of a layer turned off.
     """
 
     _template = Template(
@@ -69,20 +139,22 @@ class Legend(MacroElement):
         {% macro html(this, kwargs) %}
             <div id="{{ this.get_name() }}" class="regional-legend leaflet-control">
                 <h2>{{ this.title|e }}</h2>
-                {%- for theme_title, entries in this.sections %}
-                <h3>{{ theme_title|e }}</h3>
+                {%- for layer_id, layer_title, entries in this.sections %}
+                <section data-theme="{{ layer_id|e }}">
+                <h3>{{ layer_title|e }}</h3>
                 <ul>
                     {%- for label, colour in entries %}
                     <li><span class="swatch" style="background: {{ colour|e }}"></span>
                         {{- label|e }}</li>
                     {%- endfor %}
                 </ul>
+                </section>
                 {%- endfor %}
             </div>
         {% endmacro %}
 
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.control({position: "bottomright"});
+            var {{ this.get_name() }} = L.control({position: "bottomleft"});
             {{ this.get_name() }}.onAdd = function () {
                 var div = document.getElementById({{ this.get_name()|tojson }});
                 L.DomEvent.disableClickPropagation(div);
@@ -94,7 +166,7 @@ class Legend(MacroElement):
         """
     )
 
-    def __init__(self, title: str, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    def __init__(self, title: str, sections: list[tuple[str, str, list[tuple[str, str]]]]) -> None:
         super().__init__()
         self._name = "Legend"
         self.title = title
@@ -127,36 +199,54 @@ def _popup_field(theme: ThemeSpec, name: str, protocols: Protocols) -> dict[str,
     return {"name": field.name, "title": field.title, "type": str(field.type), "labels": labels}
 
 
-def theme_config(theme: ThemeSpec, protocols: Protocols) -> dict[str, Any]:
-    """The theme as regionalMap.themeOptions() in static/regional-map.js expects it."""
+def credits(theme: ThemeSpec, publishers: Sequence[str]) -> list[str]:
+    """The theme's publishers and licence, each credited once on the map however many layers
+    share it (regional-map.js adds them to Leaflet's attribution line one by one).
+
+    Leaflet puts attributions into the page as HTML, so the text is escaped here.
+    """
+    return [escape(name) for name in publishers] + [escape(f"Licence: {theme.licence}")]
+
+
+def theme_config(
+    theme: ThemeSpec,
+    protocols: Protocols,
+    *,
+    items_url: str = DEFAULT_ITEMS_URL,
+    tiles_url: str | None = None,
+    source: LayerSource = "tiles",
+    publishers: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The theme as regionalMap.themeLayer() in static/regional-map.js expects it."""
     return {
+        "id": theme.id,
         "title": theme.title,
-        # Leaflet puts attributions into the page as HTML, so the text is escaped here.
-        "attribution": escape(theme.attribution) or None,
+        "credits": credits(theme, publishers),
         "colourBy": theme.style.colour_by,
         "colours": theme.style.colours,
         "defaultColour": theme.style.default_colour,
-        "popup": [_popup_field(theme, name, protocols) for name in theme.style.popup],
+        "popup": [
+            _popup_field(theme, name, protocols)
+            for name in theme.style.popup
+            if not theme.field(name).sensitive  # the public map never shows them
+        ],
+        "naturalKey": theme.natural_key[0] if len(theme.natural_key) == 1 else None,
+        "itemsUrl": items_url.format(collection=theme.id),
+        "tilesUrl": tiles_url.format(collection=theme.id) if tiles_url else None,
+        "source": source,
     }
-
-
-def _theme_layer(theme: ThemeSpec, protocols: Protocols, items_url: str) -> RemoteGeoJson:
-    config = htmlsafe_json_dumps(theme_config(theme, protocols))
-    return RemoteGeoJson(
-        url=items_url.format(collection=theme.id),
-        name=theme.title,
-        options=JsCode(f"regionalMap.themeOptions({config})"),
-    )
 
 
 def _use_local_assets(fmap: folium.Map, assets_url: str) -> None:
     """Point the page at our own copies of its scripts and styles instead of folium's CDNs.
 
     folium.Map keeps its CDN links in class-level lists; replacing them on this instance leaves
-    other maps alone. Only Leaflet is needed: no jQuery, Bootstrap or awesome-markers is used.
+    other maps alone. Only Leaflet and VectorGrid are needed: no jQuery or Bootstrap is used.
     """
     fmap.default_js = [
         ("leaflet", f"{assets_url}/vendor/leaflet/leaflet.js"),
+        ("vectorgrid", f"{assets_url}/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+        ("vectorgrid_compat", f"{assets_url}/vectorgrid-compat.js"),
         ("regional_map", f"{assets_url}/regional-map.js"),
     ]
     fmap.default_css = [
@@ -165,42 +255,152 @@ def _use_local_assets(fmap: folium.Map, assets_url: str) -> None:
     ]
 
 
-def build_regional_map(
-    protocols: Protocols,
-    *,
-    title: str,
-    items_url: str = DEFAULT_ITEMS_URL,
-    assets_url: str = DEFAULT_ASSETS_URL,
-    bounds_wgs84: tuple[float, float, float, float],
-    boundaries_url: str | None = None,
-    tiles: str | None = None,
-    tiles_attribution: str | None = None,
-) -> str:
-    """Render the public map page: a toggleable layer per theme, a legend and a scale bar.
+def _accessible(page: str) -> str:
+    """Declare the page's language and let phone readers zoom (folium's viewport forbids it)."""
+    page = page.replace("<html>", '<html lang="en-GB">', 1)
+    return re.sub(
+        r'<meta name="viewport"[^>]*>',
+        '<meta name="viewport" content="width=device-width, initial-scale=1" />',
+        page,
+        count=1,
+    )
 
-    items_url is formatted with each theme's collection id and fetched by the browser, so the map
-    follows the live OGC API feed. assets_url is where STATIC_DIR is served. bounds_wgs84 is
-    (west, south, east, north) in degrees, as in an OGC bbox. boundaries_url, if given, is a
-    GeoJSON drawn as outlines for context. tiles is a Leaflet URL template (or a folium tile
-    provider name) for a base map; a URL template needs tiles_attribution.
-    """
-    assets_url = assets_url.rstrip("/")
+
+def _base_map(
+    title: str,
+    bounds_wgs84: tuple[float, float, float, float],
+    assets_url: str,
+    basemap: Basemap | None,
+    boundaries_url: str | None,
+) -> tuple[folium.Map, RemoteGeoJson | None]:
+    """A titled map on our own assets, the base map if any, and the member boundaries."""
     west, south, east, north = bounds_wgs84
     fmap = folium.Map(
         location=((south + north) / 2, (west + east) / 2), tiles=None, control_scale=True
     )
-    _use_local_assets(fmap, assets_url)
+    _use_local_assets(fmap, assets_url.rstrip("/"))
     fmap.get_root().title = escape(title)
-    if tiles:
-        folium.TileLayer(tiles, attr=tiles_attribution, control=False).add_to(fmap)
+    if basemap:
+        folium.TileLayer(basemap.url, attr=escape(basemap.attribution), control=False).add_to(fmap)
+    boundaries = None
     if boundaries_url:
         outline = JsCode("regionalMap.outlineOptions()")
-        RemoteGeoJson(url=boundaries_url, name="Boundaries", options=outline).add_to(fmap)
-    themes = list(protocols.themes.values())
-    for theme in themes:
-        _theme_layer(theme, protocols, items_url).add_to(fmap)
-    sections = [(theme.title, legend_entries(theme, protocols)) for theme in themes]
-    Legend(title, sections).add_to(fmap)
+        boundaries = RemoteGeoJson(boundaries_url, "Boundaries", outline, control=False)
+        boundaries.add_to(fmap)
+    return fmap, boundaries
+
+
+def _finish(fmap: folium.Map, layers: list[ThemeLayer], features: MapFeatures) -> str:
+    for layer in layers:
+        layer.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.fit_bounds([[south, west], [north, east]])
-    return fmap.get_root().render()
+    features.add_to(fmap)
+    return _accessible(fmap.get_root().render())
+
+
+def build_regional_map(
+    protocols: Protocols,
+    *,
+    title: str,
+    bounds_wgs84: tuple[float, float, float, float],
+    items_url: str = DEFAULT_ITEMS_URL,
+    tiles_url: str | None = DEFAULT_TILES_URL,
+    source: LayerSource = "tiles",
+    assets_url: str = DEFAULT_ASSETS_URL,
+    boundaries_url: str | None = None,
+    basemap: Basemap | None = None,
+    publishers: Mapping[str, Sequence[str]] | None = None,
+    places: Sequence[Place] = EAST_MIDLANDS,
+    full_map_url: str = "/map",
+) -> str:
+    """Render the public map page: a toggleable layer per theme, a legend, search and controls.
+
+    items_url and tiles_url are formatted with each theme's collection id (tiles_url keeps
+    Leaflet's {z}/{y}/{x}); the browser fetches them, so the map follows the live feeds. With no
+    tiles_url, or source="geojson", themes come from the items feed. assets_url is where
+    STATIC_DIR is served. bounds_wgs84 is (west, south, east, north) in degrees, as in an OGC
+    bbox. boundaries_url, if given, is a GeoJSON drawn as outlines and searched by name.
+    publishers maps a theme id to the names credited on its layer; places are searched by name.
+    """
+    fmap, boundaries = _base_map(title, bounds_wgs84, assets_url, basemap, boundaries_url)
+    publishers = publishers or {}
+    themes = list(protocols.themes.values())
+    layers = [
+        ThemeLayer(
+            theme_config(
+                theme,
+                protocols,
+                items_url=items_url,
+                tiles_url=tiles_url,
+                source=source,
+                publishers=publishers.get(theme.id, ()),
+            )
+        )
+        for theme in themes
+    ]
+    sections = [(t.id, t.title, legend_entries(t, protocols)) for t in themes]
+    Legend(title, sections).add_to(fmap)
+    features = MapFeatures(layers, boundaries, places, full_map_url, bounds_wgs84)
+    return _finish(fmap, layers, features)
+
+
+QUARANTINE_COLOUR = "#d7191c"
+BOUNDARY_ISSUE_COLOUR = "#7b3294"
+
+
+def _text_fields(*names: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"name": n, "title": t, "type": "text", "labels": {}} for n, t in names]
+
+
+def build_quality_map(
+    *,
+    title: str,
+    bounds_wgs84: tuple[float, float, float, float],
+    quarantine_url: str,
+    boundary_issues_url: str | None = None,
+    assets_url: str = DEFAULT_ASSETS_URL,
+    boundaries_url: str | None = None,
+    basemap: Basemap | None = None,
+) -> str:
+    """The partners' data-quality map: quarantined features and, when checked, boundary issues.
+
+    Quarantined features are drawn where the publisher's file put them, so a feature in the sea
+    or in another county shows a CRS or coordinate mix-up at a glance.
+    """
+    fmap, boundaries = _base_map(title, bounds_wgs84, assets_url, basemap, boundaries_url)
+    quarantine = {
+        "id": "quarantine",
+        "title": "Quarantined features",
+        "credits": [],
+        "colourBy": None,
+        "colours": {},
+        "defaultColour": QUARANTINE_COLOUR,
+        "popup": _text_fields(
+            ("reason", "Why it was held back"),
+            ("theme", "Theme"),
+            ("source", "Source"),
+            ("run_id", "Run"),
+            ("source_row", "Row in the file"),
+        ),
+        "naturalKey": None,
+        "itemsUrl": quarantine_url,
+        "tilesUrl": None,
+        "source": "geojson",
+    }
+    configs = [quarantine]
+    if boundary_issues_url:
+        configs.append(
+            {
+                **quarantine,
+                "id": "boundary-issues",
+                "title": "Boundary issues",
+                "defaultColour": BOUNDARY_ISSUE_COLOUR,
+                "popup": [],  # every property: the check's own fields
+                "itemsUrl": boundary_issues_url,
+            }
+        )
+    layers = [ThemeLayer(config) for config in configs]
+    sections = [(c["id"], c["title"], [(c["title"], c["defaultColour"])]) for c in configs]
+    Legend(title, sections).add_to(fmap)
+    features = MapFeatures(layers, boundaries, EAST_MIDLANDS, "/quality/map", bounds_wgs84)
+    return _finish(fmap, layers, features)

@@ -1,5 +1,21 @@
 """Shared protocols: the versioned theme specs and code lists a regional partnership agrees on."""
 
-from protocols.spec import CodeList, FieldSpec, FieldType, Protocols, ThemeSpec, load_protocols
+from protocols.spec import (
+    CodeList,
+    FieldSpec,
+    FieldType,
+    ProtocolError,
+    Protocols,
+    ThemeSpec,
+    load_protocols,
+)
 
-__all__ = ["CodeList", "FieldSpec", "FieldType", "Protocols", "ThemeSpec", "load_protocols"]
+__all__ = [
+    "CodeList",
+    "FieldSpec",
+    "FieldType",
+    "ProtocolError",
+    "Protocols",
+    "ThemeSpec",
+    "load_protocols",
+]

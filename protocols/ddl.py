@@ -1,4 +1,10 @@
-"""PostGIS DDL generated from a theme spec, so a theme's table is never written by hand."""
+"""PostGIS DDL generated from a theme spec, so a theme's tables are never written by hand.
+
+Each theme has a live table and a history table of the same shape. A live row's `fid` is the
+feature's identity for as long as it exists (an update keeps it); every version it replaces, and
+the feature itself once retired, moves to history with `valid_to`. The state of a theme as of T is
+the live rows with valid_from <= T plus the history rows with valid_from <= T < valid_to.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,12 @@ PROVENANCE = [
     ("run_id", "bigint NOT NULL"),
     ("source_row", "integer NOT NULL"),
     ("loaded_at", "timestamptz NOT NULL DEFAULT now()"),
+    ("valid_from", "timestamptz NOT NULL DEFAULT now()"),
 ]
+
+
+def history_table(theme: ThemeSpec) -> str:
+    return f"{theme.table}_history"
 
 
 def _column(field: FieldSpec) -> sql.Composable:
@@ -31,24 +42,57 @@ def _column(field: FieldSpec) -> sql.Composable:
     return sql.SQL("{} {}").format(sql.Identifier(field.name), sql.SQL(PG_TYPES[field.type] + null))
 
 
-def theme_table_ddl(theme: ThemeSpec, schema: str = "public") -> sql.Composed:
-    """CREATE TABLE and its indexes: fields, provenance, geometry and the natural key."""
-    table = sql.Identifier(schema, theme.table)
-    columns = [
-        sql.SQL("fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+def _columns(theme: ThemeSpec, fid: str) -> list[sql.Composable]:
+    return [
+        sql.SQL(fid),
         *(_column(f) for f in theme.fields),
         *(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in PROVENANCE),
         sql.SQL("geom geometry(Geometry, {}) NOT NULL").format(sql.Literal(theme.storage_crs)),
     ]
+
+
+def _live_ddl(theme: ThemeSpec, schema: str) -> sql.Composed:
+    table = sql.Identifier(schema, theme.table)
+    columns = _columns(theme, "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
     key = sql.SQL(", ").join(map(sql.Identifier, ["source", *theme.natural_key]))
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {table} ({columns}, UNIQUE ({key}));\n"
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS valid_from timestamptz NOT NULL "
+        "DEFAULT now();\n"
+    ).format(table=table, columns=sql.SQL(", ").join(columns), key=key) + geometry_index_ddl(
+        theme, schema
+    )
+
+
+def geometry_index_ddl(theme: ThemeSpec, schema: str = "public") -> sql.Composed:
+    """The live table's spatial index; a bulk load drops it and builds it again with this."""
+    return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom);\n").format(
+        sql.Identifier(geometry_index(theme)), sql.Identifier(schema, theme.table)
+    )
+
+
+def geometry_index(theme: ThemeSpec) -> str:
+    return f"{theme.table}_geom_idx"
+
+
+def _history_ddl(theme: ThemeSpec, schema: str) -> sql.Composed:
+    name = history_table(theme)
+    table = sql.Identifier(schema, name)
+    columns = [*_columns(theme, "fid bigint NOT NULL"), sql.SQL("valid_to timestamptz NOT NULL")]
+    return sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {table} ({columns}, CHECK (valid_from <= valid_to));\n"
         "CREATE INDEX IF NOT EXISTS {gist} ON {table} USING gist (geom);\n"
-        "CREATE INDEX IF NOT EXISTS {by_source} ON {table} (source);"
+        "CREATE INDEX IF NOT EXISTS {by_fid} ON {table} (fid);\n"
+        "CREATE INDEX IF NOT EXISTS {by_time} ON {table} (valid_to, valid_from);"
     ).format(
         table=table,
         columns=sql.SQL(", ").join(columns),
-        key=key,
-        gist=sql.Identifier(f"{theme.table}_geom_idx"),
-        by_source=sql.Identifier(f"{theme.table}_source_idx"),
+        gist=sql.Identifier(f"{name}_geom_idx"),
+        by_fid=sql.Identifier(f"{name}_fid_idx"),
+        by_time=sql.Identifier(f"{name}_valid_idx"),
     )
+
+
+def theme_table_ddl(theme: ThemeSpec, schema: str = "public") -> sql.Composed:
+    """The live table and its history: fields, provenance, validity, geometry, natural key."""
+    return sql.Composed([_live_ddl(theme, schema), _history_ddl(theme, schema)])

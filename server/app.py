@@ -1,4 +1,4 @@
-"""The ASGI application: pygeoapi's OGC API at /ogc, the public map at /, their static files.
+"""The ASGI application: pygeoapi's OGC API at /ogc, the portal at /, the public map at /map.
 
 create_app() takes everything it needs as arguments and does no I/O at import time, so tests build
 the app from the same parts the CLI uses.
@@ -15,11 +15,23 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import maps
+from server.access import Access
 from server.boundaries import boundaries_geojson
 from server.deployment import Deployment
 from server.ogc import mount_pygeoapi, pygeoapi_config, region_bbox_wgs84
+from server.portal_data import QUARANTINE_PATH, portal_routes, theme_publishers
+from server.publishing import publishing_routes
+from server.upload.routes import upload_routes
 
 BOUNDARIES_PATH = "/region/boundaries.geojson"
+BOUNDARY_ISSUES = "boundary_issues"
+
+
+def _basemap(deployment: Deployment) -> maps.Basemap | None:
+    settings = deployment.settings
+    if not settings.basemap_url:
+        return None
+    return maps.Basemap(settings.basemap_url, settings.basemap_attribution)
 
 
 def _map_page(deployment: Deployment, has_boundaries: bool) -> str:
@@ -29,6 +41,21 @@ def _map_page(deployment: Deployment, has_boundaries: bool) -> str:
         title=deployment.region.region.title,
         bounds_wgs84=(bbox[0], bbox[1], bbox[2], bbox[3]),
         boundaries_url=BOUNDARIES_PATH if has_boundaries else None,
+        basemap=_basemap(deployment),
+        publishers={t: theme_publishers(deployment.region, t) for t in deployment.protocols.themes},
+    )
+
+
+def _quality_map(deployment: Deployment, has_boundaries: bool, boundary_checks: bool) -> str:
+    bbox = region_bbox_wgs84(deployment.region)
+    issues_url = f"/ogc/collections/{BOUNDARY_ISSUES}/items?f=json&limit=10000"
+    return maps.build_quality_map(
+        title=f"Data quality: {deployment.region.region.title}",
+        bounds_wgs84=(bbox[0], bbox[1], bbox[2], bbox[3]),
+        quarantine_url=QUARANTINE_PATH,
+        boundary_issues_url=issues_url if boundary_checks else None,
+        boundaries_url=BOUNDARIES_PATH if has_boundaries else None,
+        basemap=_basemap(deployment),
     )
 
 
@@ -41,12 +68,19 @@ def create_app(deployment: Deployment) -> Starlette:
         settings.base_url,
         (settings.default_items, settings.max_items),
     )
+    publishing = publishing_routes(deployment, config)  # tiles, downloads, catalogue
     ogc = mount_pygeoapi(config, Path(settings.state_dir) / "pygeoapi")
     boundaries = boundaries_geojson(deployment.region)
     page = _map_page(deployment, boundaries is not None)
+    boundary_checks = BOUNDARY_ISSUES in config["resources"]
+    quality_map = _quality_map(deployment, boundaries is not None, boundary_checks)
+    access = Access.open(deployment.database_url, deployment.region)  # tokens, audit log
 
-    async def home(request: Request) -> Response:
+    async def regional_map(request: Request) -> Response:
         return HTMLResponse(page)
+
+    async def quality_map_page(request: Request) -> Response:
+        return HTMLResponse(quality_map)
 
     async def region_boundaries(request: Request) -> Response:
         if boundaries is None:
@@ -56,12 +90,18 @@ def create_app(deployment: Deployment) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            Route("/", home),
+            Route("/map", regional_map),
+            Route("/quality/map", quality_map_page),
+            *portal_routes(deployment, boundary_checks),
             Route(BOUNDARIES_PATH, region_boundaries),
             Route("/healthz", health),
             Mount("/static/maps", StaticFiles(directory=maps.STATIC_DIR), name="map-assets"),
+            *publishing,
+            *upload_routes(deployment, access),
             Mount("/ogc", ogc),
         ]
     )
+    app.state.access = access  # server.access.authenticate(request) finds it here
+    return app

@@ -40,7 +40,7 @@ COUNCILS = {
     "soar-wreake": "Soar & Wreake District Council (fictional)",
     "belvoir-vale": "Belvoir Vale District Council (fictional)",
 }
-UTILITIES = ("kestrel-water", "larkspur-gas")
+UTILITIES = ("kestrel-water", "larkspur-gas", "brookmere-telecom")
 
 # The council boundaries meet the region's edge at WEST, NORTH and EAST and each other at MIDDLE.
 # Each list below is the rough course of one boundary, before _bend makes it meander: first those
@@ -613,6 +613,317 @@ def _belvoir_vale_street_lighting(geo: Geography, rng: Generator) -> gpd.GeoData
     return gpd.GeoDataFrame(columns, geometry=points, crs=BNG)
 
 
+APPLICATION_TYPES: dict[str, tuple[float, list[str]]] = {
+    "householder": (40, [
+        "Single-storey rear extension", "Two-storey side extension",
+        "Loft conversion with rear dormer window", "Detached double garage",
+        "Front porch and replacement roof",
+    ]),
+    "full": (20, [
+        "Erection of {n} dwellings with access and parking",
+        "Erection of a two-storey office building with {n} parking spaces",
+        "Erection of an agricultural building", "Erection of {n} holiday lodges",
+    ]),
+    "outline": (6, ["Outline application for up to {n} dwellings (matters reserved but access)"]),
+    "reserved-matters": (5, ["Reserved matters (appearance, layout and scale) for {n} dwellings"]),
+    "change-of-use": (8, [
+        "Change of use from shop to hot food takeaway", "Conversion of barn to a dwelling",
+        "Change of use from offices to {n} flats",
+    ]),
+    "listed-building": (5, [
+        "Replacement windows to a listed building", "Internal alterations to a listed farmhouse",
+    ]),
+    "advertisement": (5, ["Display of {n} illuminated fascia signs"]),
+    "prior-approval": (6, [
+        "Prior approval for a larger rear extension", "Prior approval for a 20m telecoms mast",
+    ]),
+    "tree-works": (5, [
+        "Fell one ash tree protected by a tree preservation order",
+        "Crown reduction of {n} oak trees in a conservation area",
+    ]),
+}  # fmt: skip
+PLANNING_STATUS_SHARE = {"pending": 20, "approved": 60, "refused": 12, "withdrawn": 5, "appeal": 3}
+STREET_NAMES = [
+    "Church Street", "Main Road", "Station Road", "Mill Lane", "The Green", "High Street",
+    "Park Avenue", "Chapel Lane", "Manor Road", "Queen Street", "Victoria Road", "School Lane",
+]  # fmt: skip
+SITE_AREA_M2 = (1200.0, 45000.0)
+"""Planning sites (red-line boundaries) are 0.12 to 4.5 ha, inside the 0.1 to 5 ha of real ones."""
+
+
+def _applications(rng: Generator, n: int) -> pd.DataFrame:
+    """Planning applications in protocol terms; decided ones have a decision date before TODAY."""
+    types = _pick(rng, {k: share for k, (share, _) in APPLICATION_TYPES.items()}, n)
+    statuses = _pick(rng, PLANNING_STATUS_SHARE, n)
+    received, decided, proposals = [], [], []
+    for kind, status in zip(types, statuses, strict=True):
+        if status == "pending":
+            received.append(_day_between(rng, TODAY - timedelta(days=110), TODAY))
+            decided.append(None)
+        else:
+            received.append(_day_between(rng, FIRST_DAY, TODAY - timedelta(days=130)))
+            decided.append(received[-1] + timedelta(days=int(rng.integers(21, 120))))
+        template = rng.choice(APPLICATION_TYPES[kind][1])
+        proposals.append(template.format(n=int(rng.integers(2, 60))))
+    return pd.DataFrame(
+        {
+            "application_type": types,
+            "status": statuses,
+            "received": received,
+            "decided": decided,
+            "description": proposals,
+        }
+    )
+
+
+def _site(centre: Point, rng: Generator) -> Polygon:
+    """A red-line site boundary: a slightly irregular quadrilateral of a plausible size."""
+    area = np.exp(rng.uniform(*np.log(SITE_AREA_M2)))
+    aspect = rng.uniform(1.0, 2.2)
+    width, height = np.sqrt(area * aspect), np.sqrt(area / aspect)
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * [width / 2, height / 2]
+    corners += rng.uniform(-0.05, 0.05, corners.shape) * min(width, height)
+    angle = rng.uniform(0, np.pi)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return Polygon(corners @ rotation.T + [centre.x, centre.y])
+
+
+def _planning_sites(geo: Geography, rng: Generator, council: str, n: int) -> list[Polygon]:
+    """n sites beside the council's streets, each wholly inside the council's area."""
+    inner = geo.areas[council].buffer(-EDGE_MARGIN)
+    centres = _points_on(geo.pieces(council, geo.streets), rng, 2 * n, kerb=60)
+    sites = [site for site in (_site(c, rng) for c in centres) if inner.contains(site)]
+    return sites[:n]
+
+
+def _address(site: BaseGeometry, rng: Generator) -> str:
+    """A house number and street in the nearest town, as a planning register writes it."""
+    centre = site.centroid
+    town = min(TOWNS, key=lambda t: np.hypot(TOWNS[t][0] - centre.x, TOWNS[t][1] - centre.y))
+    street = STREET_NAMES[int(rng.integers(len(STREET_NAMES)))]
+    return f"{int(rng.integers(1, 200))} {street}, {town.replace('-', ' ').title()}"
+
+
+def _day_text(days: Sequence[date | None], date_format: str) -> list[str | None]:
+    return [d.strftime(date_format) if d else None for d in days]
+
+
+TRENTVALE_APPLICATION_TYPES = {
+    "full": "FUL", "householder": "HH", "outline": "OUT", "reserved-matters": "RM",
+    "change-of-use": "COU", "listed-building": "LBC", "advertisement": "ADV",
+    "prior-approval": "PA", "tree-works": "TPO",
+}  # fmt: skip
+TRENTVALE_DECISIONS = {
+    "pending": "PCO", "approved": "GRA", "refused": "REF", "withdrawn": "WDN", "appeal": "APL",
+}  # fmt: skip
+SOAR_WREAKE_APPLICATION_TYPES = {
+    "full": "Full Planning", "householder": "Householder", "outline": "Outline",
+    "reserved-matters": "Reserved Matters", "change-of-use": "Change of Use",
+    "listed-building": "Listed Building Consent", "advertisement": "Advert Consent",
+    "prior-approval": "Prior Approval", "tree-works": "Tree Works (TPO)",
+}  # fmt: skip
+SOAR_WREAKE_DECISIONS = {
+    "pending": "Undecided", "approved": "Permitted", "refused": "Refused",
+    "withdrawn": "Withdrawn", "appeal": "Appeal Lodged",
+}  # fmt: skip
+BELVOIR_VALE_APPLICATION_TYPES = {
+    "full": "FULL", "householder": "HOUSEHOLDER", "outline": "OUTLINE",
+    "reserved-matters": "RESERVED MATTERS", "change-of-use": "CHANGE OF USE",
+    "listed-building": "LISTED BUILDING", "advertisement": "ADVERTISEMENT",
+    "prior-approval": "PRIOR APPROVAL", "tree-works": "TREES",
+}  # fmt: skip
+BELVOIR_VALE_DECISIONS = {
+    "pending": "Registered", "approved": "Approved", "refused": "Refused",
+    "withdrawn": "Withdrawn", "appeal": "Appealed",
+}  # fmt: skip
+
+
+def _trentvale_planning(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
+    """The planning system's GIS export: red-line site polygons, ISO dates, short codes."""
+    n = 180
+    apps = _applications(rng, n)
+    sites = _planning_sites(geo, rng, "trentvale", n)
+    suffixes = apps["application_type"].map(TRENTVALE_APPLICATION_TYPES)
+    references = [
+        f"{r:%y}/{k:05d}/{s}"
+        for r, k, s in zip(apps["received"], _serials(rng, n, 0), suffixes, strict=True)
+    ]
+    columns = {
+        "APP_REF": references,
+        "PROPOSAL": apps["description"].tolist(),
+        "SITE_ADDR": [_address(s, rng) for s in sites],
+        "APP_TYPE": suffixes.tolist(),
+        "DECISION": apps["status"].map(TRENTVALE_DECISIONS).tolist(),
+        "DATE_RECV": _day_text(apps["received"], "%Y-%m-%d"),
+        "DATE_DEC": _day_text(apps["decided"], "%Y-%m-%d"),
+        "URL": [
+            f"https://planning.trentvale.example/applications/{r.replace('/', '-')}"
+            for r in references
+        ],
+    }
+    return gpd.GeoDataFrame(columns, geometry=sites, crs=BNG)
+
+
+def _soar_wreake_planning(geo: Geography, rng: Generator) -> pd.DataFrame:
+    """The planning register as a spreadsheet: the site boundary as WKT, UK dates."""
+    n = 150
+    apps = _applications(rng, n)
+    sites = _planning_sites(geo, rng, "soar-wreake", n)
+    serials = _serials(rng, n, 0)
+    references = [f"P/{r:%Y}/{k:04d}" for r, k in zip(apps["received"], serials, strict=True)]
+    return pd.DataFrame(
+        {
+            "Reference": references,
+            "Proposal": apps["description"],
+            "Site Address": [_address(s, rng) for s in sites],
+            "Application Type": apps["application_type"].map(SOAR_WREAKE_APPLICATION_TYPES),
+            "Decision": apps["status"].map(SOAR_WREAKE_DECISIONS),
+            "Date Valid": _day_text(apps["received"], "%d/%m/%Y"),
+            "Decision Date": _day_text(apps["decided"], "%d/%m/%Y"),
+            "Link": [f"https://www.soar-wreake.example/planning/{k}" for k in serials],
+            "WKT": shapely.to_wkt(np.asarray(sites, dtype=object), rounding_precision=1),
+        }
+    )
+
+
+def _belvoir_vale_planning(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
+    """The council's GML feed: one point per application, no site boundary, long dates."""
+    n = 90
+    apps = _applications(rng, n)
+    points = [site.centroid for site in _planning_sites(geo, rng, "belvoir-vale", n)]
+    references = [
+        f"BV/{r:%Y}/{k:04d}" for r, k in zip(apps["received"], _serials(rng, n, 0), strict=True)
+    ]
+    columns = {
+        "caseRef": references,
+        "proposal": apps["description"].tolist(),
+        "location": [_address(p, rng) for p in points],
+        "caseType": apps["application_type"].map(BELVOIR_VALE_APPLICATION_TYPES).tolist(),
+        "caseStatus": apps["status"].map(BELVOIR_VALE_DECISIONS).tolist(),
+        "dateReceived": _day_text(apps["received"], "%d %B %Y"),
+        "decisionDate": _day_text(apps["decided"], "%d %B %Y"),
+    }
+    return gpd.GeoDataFrame(columns, geometry=points, crs=BNG)
+
+
+KESTREL_MATERIALS = {
+    "polyethylene": ("PE100", 1985, 2025),
+    "pvc": ("PVC-U", 1970, 1995),
+    "ductile-iron": ("DI", 1970, 2010),
+    "cast-iron": ("CI", 1890, 1970),
+    "steel": ("ST", 1930, 1990),
+    "asbestos-cement": ("AC", 1950, 1985),
+}
+"""Material: Kestrel's code and the years mains of it were laid."""
+MAINS_MATERIAL_SHARE = {
+    "polyethylene": 40, "pvc": 10, "ductile-iron": 15, "cast-iron": 25, "steel": 3,
+    "asbestos-cement": 7,
+}  # fmt: skip
+TRUNK_ROADS = [("nottingham", "radcliffe"), ("radcliffe", "bingham"), ("melton", "oakham")]
+
+
+def _chop(line: LineString, length: float) -> list[LineString]:
+    """The line cut into near-equal pieces of about `length` metres that meet end to end."""
+    count = max(1, round(line.length / length))
+    cuts = np.linspace(0, line.length, count + 1)
+    return [substring(line, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def _kestrel_water_mains(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
+    """The water company's network extract: distribution mains under every town street, trunk
+    mains along a few roads, joined end to end as the network is."""
+    trunk_roads = [geo.roads[ROADS.index(pair)] for pair in TRUNK_ROADS]
+    trunks = [m for p in geo.pieces("kestrel-water", trunk_roads) for m in _chop(p, 2500)]
+    mains = [m for p in geo.pieces("kestrel-water", geo.streets) for m in _chop(p, 1200)]
+    n = len(trunks) + len(mains)
+    materials = _pick(rng, MAINS_MATERIAL_SHARE, n)
+    diameters = np.concatenate(
+        [
+            rng.choice([450, 600, 750, 900], len(trunks)),
+            rng.choice([63, 90, 110, 160, 180, 250], len(mains)),
+        ]
+    )
+    years = [int(rng.integers(*KESTREL_MATERIALS[m][1:], endpoint=True)) for m in materials]
+    columns = {
+        "ASSET_ID": [f"KW-WM-{k:06d}" for k in _serials(rng, n, 1000)],
+        "MATERIAL": [KESTREL_MATERIALS[m][0] for m in materials],
+        "NOM_DIA_MM": diameters,
+        "OP_PRESS": rng.uniform(2.0, 8.0, n).round(1),
+        "YR_LAID": years,
+    }
+    return gpd.GeoDataFrame(columns, geometry=trunks + mains, crs=BNG)
+
+
+SPEED_TIERS = {
+    "gigabit": ([1000.0, 1600.0, 1800.0], ["fttp"]),
+    "ufbb": ([330.0, 500.0, 900.0], ["cable", "fttp"]),
+    "sfbb": ([40.0, 67.5, 80.0, 160.0], ["fttc", "cable"]),
+    "basic": ([10.0, 17.5, 24.0], ["adsl", "fixed-wireless"]),
+    "none": ([0.0], ["none"]),
+}
+"""Per tier: download speeds sold in it (Mbit/s) and the technologies that deliver them."""
+BROOKMERE_TIERS = {"gigabit": "GIG", "ufbb": "UFBB", "sfbb": "SFBB", "basic": "BB", "none": "NIL"}
+BROOKMERE_TECHNOLOGY = {
+    "fttp": "FTTP", "cable": "HFC", "fttc": "VDSL2", "adsl": "ADSL2+", "fixed-wireless": "FWA",
+    "none": "-",
+}  # fmt: skip
+HEX_RADIUS = 2200.0
+
+
+def _hexagons(area: BaseGeometry) -> list[tuple[str, Polygon]]:
+    """A flat-topped hexagonal grid over the area, clipped to it; cells mostly outside dropped."""
+    minx, miny, maxx, maxy = area.bounds
+    angles = np.radians(np.arange(0, 360, 60))
+    corners = np.column_stack([np.cos(angles), np.sin(angles)]) * HEX_RADIUS
+    dx, dy = 1.5 * HEX_RADIUS, np.sqrt(3) * HEX_RADIUS
+    cells = []
+    for col in range(int((maxx - minx) // dx) + 2):
+        for row in range(int((maxy - miny) // dy) + 2):
+            centre = (minx + col * dx, miny + row * dy + (dy / 2) * (col % 2))
+            hexagon = Polygon(corners + centre)
+            clipped = hexagon.intersection(area)
+            if clipped.area > 0.25 * hexagon.area:
+                parts = shapely.get_parts(clipped)
+                cells.append((f"C{col:02d}R{row:02d}", max(parts, key=lambda p: p.area)))
+    return cells
+
+
+def _tier_near(distance_m: float, rng: Generator) -> str:
+    """Faster tiers in and near towns, slower ones out in the country."""
+    bands = [
+        (2500, {"gigabit": 5, "ufbb": 4, "sfbb": 1}),
+        (6000, {"gigabit": 2, "ufbb": 3, "sfbb": 5}),
+        (11000, {"ufbb": 1, "sfbb": 6, "basic": 3}),
+        (np.inf, {"sfbb": 3, "basic": 6, "none": 1}),
+    ]
+    share = next(s for limit, s in bands if distance_m < limit)
+    return str(_pick(rng, share, 1)[0])
+
+
+def _brookmere_broadband(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
+    """The operator's coverage map for its customers: hexagon cells in KML, day-first dates."""
+    cells = _hexagons(geo.areas["brookmere-telecom"].buffer(-EDGE_MARGIN))
+    centres = np.array([TOWNS[t][:2] for t in TOWNS])
+    tiers, speeds, techs, premises = [], [], [], []
+    for _, cell in cells:
+        near = np.hypot(*(centres - [cell.centroid.x, cell.centroid.y]).T).min()
+        tier = _tier_near(near, rng)
+        options, technologies = SPEED_TIERS[tier]
+        tiers.append(BROOKMERE_TIERS[tier])
+        speeds.append(float(rng.choice(options)))
+        techs.append(BROOKMERE_TECHNOLOGY[str(rng.choice(technologies))])
+        premises.append(int(rng.integers(5, 60) * (40 if near < 2500 else 4 if near < 6000 else 1)))
+    columns = {
+        "Name": [f"BMT-{cell_id}" for cell_id, _ in cells],
+        "tier": tiers,
+        "max_down": speeds,
+        "tech": techs,
+        "premises": premises,
+        "as_at": [_stamp(date(2026, 10, 1), time(0), "%d.%m.%Y")] * len(cells),
+    }
+    return gpd.GeoDataFrame(columns, geometry=[cell for _, cell in cells], crs=BNG)
+
+
 def _write_zipped_shapefile(frame: gpd.GeoDataFrame, path: Path) -> None:
     """A zipped Shapefile as councils email them: .shp, .shx, .dbf, .prj and .cpg together."""
     with TemporaryDirectory() as tmp:
@@ -637,8 +948,26 @@ def _write_geopackage(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """A spreadsheet-style CSV: header row, coordinates as ordinary columns."""
+    """A spreadsheet-style CSV: header row, coordinates (or WKT polygons) as ordinary columns."""
     frame.to_csv(path, index=False)
+
+
+def _write_gml(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """GML 3.2 with its .xsd beside it, as a council's web feature service would send it."""
+    path.unlink(missing_ok=True)
+    options = {"FORMAT": "GML3.2"}
+    pyogrio.write_dataframe(frame, path, layer=layer, driver="GML", dataset_options=options)
+
+
+def _write_flatgeobuf(frame: gpd.GeoDataFrame, path: Path) -> None:
+    path.unlink(missing_ok=True)
+    pyogrio.write_dataframe(frame, path, driver="FlatGeobuf")
+
+
+def _write_kml(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """KML (always WGS84 lon/lat), attributes in ExtendedData, as web mapping tools export it."""
+    path.unlink(missing_ok=True)
+    pyogrio.write_dataframe(frame.to_crs(WGS84), path, layer=layer, driver="KML")
 
 
 @dataclass(frozen=True)
@@ -696,6 +1025,36 @@ SOURCES = [
         "belvoir_vale_street_lighting.zip",
         _belvoir_vale_street_lighting,
         _write_zipped_shapefile,
+    ),
+    DemoSource(
+        "trentvale-planning-applications",
+        "trentvale_planning.gpkg",
+        _trentvale_planning,
+        lambda frame, path: _write_geopackage(frame, path, layer="dm_applications"),
+    ),
+    DemoSource(
+        "soar-wreake-planning-applications",
+        "soar_wreake_planning_register.csv",
+        _soar_wreake_planning,
+        _write_csv,
+    ),
+    DemoSource(
+        "belvoir-vale-planning-applications",
+        "belvoir_vale_planning.gml",
+        _belvoir_vale_planning,
+        lambda frame, path: _write_gml(frame, path, layer="planning_application"),
+    ),
+    DemoSource(
+        "kestrel-water-water-mains",
+        "kestrel_water_mains.fgb",
+        _kestrel_water_mains,
+        _write_flatgeobuf,
+    ),
+    DemoSource(
+        "brookmere-telecom-broadband-coverage",
+        "brookmere_coverage.kml",
+        _brookmere_broadband,
+        lambda frame, path: _write_kml(frame, path, layer="coverage"),
     ),
 ]
 

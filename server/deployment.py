@@ -8,7 +8,7 @@ from pathlib import Path
 from ingest.db import resolve_database_url
 from ingest.errors import ConfigError
 from ingest.region import Region, load_region
-from protocols import Protocols, load_protocols
+from protocols import ProtocolError, Protocols, load_protocols
 from server.settings import Settings
 
 
@@ -24,7 +24,10 @@ class Deployment:
 
 def load_parts(settings: Settings, data_dir: Path | None = None) -> tuple[Protocols, Region]:
     """Protocols and region config, refused whole if they disagree."""
-    protocols = load_protocols()
+    try:
+        protocols = load_protocols()
+    except ProtocolError as exc:
+        raise ConfigError(str(exc)) from exc
     region = load_region(settings.config_dir, data_dir or settings.data_dir)
     if problems := region.check_against(protocols):
         raise ConfigError("the region config disagrees with the protocols: " + "; ".join(problems))

@@ -19,11 +19,16 @@ from starlette.types import ASGIApp
 from ingest.db import url_parts
 from ingest.region import Region
 from protocols import Protocols, ThemeSpec
+from server.boundary_collections import boundary_collections
+from server.features.collection import Collection, property_schemas
+from server.features.crs import CRS84, SUPPORTED_URIS, epsg_uri
+from server.features.extents import Extents, measure
+from server.features.openapi import document_items
+from server.features.routes import PROVIDER as FEATURE_PROVIDER
+from server.features.routes import FeaturesFront, our_collections
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-SUPPORTED_CRS = [CRS84] + [
-    f"http://www.opengis.net/def/crs/EPSG/0/{c}" for c in (4326, 27700, 3857)
-]
+SUPPORTED_CRS = SUPPORTED_URIS
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 
 def region_bbox_wgs84(region: Region) -> list[float]:
@@ -31,34 +36,59 @@ def region_bbox_wgs84(region: Region) -> list[float]:
     return [round(v, 6) for v in transformer.transform_bounds(*region.region.bbox)]
 
 
-def _collection(theme: ThemeSpec, db: dict[str, Any], bbox: list[float]) -> dict[str, Any]:
+def _licence_link(theme: ThemeSpec) -> dict[str, str]:
+    """The theme's licence, named by its SPDX identifier in the protocol."""
+    return {
+        "type": "text/html",
+        "rel": "license",
+        "title": theme.licence,
+        "href": f"https://spdx.org/licenses/{theme.licence}.html",
+    }
+
+
+def _extents(measured: Extents, region_bbox: list[float]) -> dict[str, Any]:
+    extents: dict[str, Any] = {"spatial": {"bbox": measured.bbox or region_bbox, "crs": CRS84}}
+    if measured.interval:
+        begin, end = measured.interval
+        extents["temporal"] = {"begin": begin, "end": end, "trs": GREGORIAN}
+    return extents
+
+
+def _collection(
+    theme: ThemeSpec, protocols: Protocols, region: Region, database_url: str
+) -> dict[str, Any]:
+    """A theme's collection: all from its protocol, the region's publishers and its data."""
+    publishers = {p.id: p.name for p in region.publishers}
+    provider = {
+        "type": "feature",
+        "name": FEATURE_PROVIDER,
+        "data": {**url_parts(database_url), "search_path": ["public"]},
+        "id_field": "fid",
+        "title_field": theme.natural_key[0],
+        "table": theme.table,
+        "geom_field": "geom",
+        "storage_crs": epsg_uri(theme.storage_crs),
+        "crs": SUPPORTED_CRS,
+        "collection": theme.id,
+        "geometry_types": list(theme.geometry_types),
+        "properties_schema": property_schemas(theme, protocols, publishers),
+    }
+    collection = Collection.from_definition(theme.id, theme.title, provider)
+    attribution = f"\n\nAttribution: {theme.attribution}" if theme.attribution else ""
     return {
         "type": "collection",
         "title": theme.title,
-        "description": theme.description,
+        "description": theme.description + attribution,
         "keywords": theme.keywords,
-        "links": [],
-        "extents": {"spatial": {"bbox": bbox, "crs": CRS84}},
-        "providers": [
-            {
-                "type": "feature",
-                "name": "PostgreSQL",
-                "data": {**db, "search_path": ["public"]},
-                "id_field": "fid",
-                "table": theme.table,
-                "geom_field": "geom",
-                "storage_crs": f"http://www.opengis.net/def/crs/EPSG/0/{theme.storage_crs}",
-                "crs": SUPPORTED_CRS,
-            }
-        ],
+        "links": [_licence_link(theme)],
+        "extents": _extents(measure(database_url, collection), region_bbox_wgs84(region)),
+        "providers": [provider],
     }
 
 
 def pygeoapi_config(
     protocols: Protocols, region: Region, database_url: str, base_url: str, limits: tuple[int, int]
 ) -> dict[str, Any]:
-    bbox = region_bbox_wgs84(region)
-    db = url_parts(database_url)
     info = region.region
     default_items, max_items = limits
     return {
@@ -87,7 +117,10 @@ def pygeoapi_config(
             "provider": {"name": info.title, "url": base_url},
             "contact": {"name": info.title, "position": "GIS team", "email": ""},
         },
-        "resources": {t.id: _collection(t, db, bbox) for t in protocols.themes.values()},
+        "resources": {
+            t.id: _collection(t, protocols, region, database_url) for t in protocols.themes.values()
+        }
+        | boundary_collections(url_parts(database_url), region_bbox_wgs84(region)),
     }
 
 
@@ -103,11 +136,19 @@ def mount_pygeoapi(config: dict[str, Any], workdir: Path) -> ASGIApp:
 
     workdir.mkdir(parents=True, exist_ok=True)
     config_file, openapi_file = workdir / "pygeoapi.yaml", workdir / "openapi.json"
-    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    _write_atomically(config_file, yaml.safe_dump(config, sort_keys=False))
     openapi = get_oas(config, fail_on_invalid_collection=False)
-    openapi_file.write_text(json.dumps(openapi))
+    document_items(openapi, list(our_collections(config)))
+    _write_atomically(openapi_file, json.dumps(openapi))
     os.environ["PYGEOAPI_CONFIG"] = str(config_file)
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_file)
     module = importlib.import_module("pygeoapi.starlette_app")
     module.api_ = API(config, openapi)
-    return module.APP
+    return FeaturesFront(module.APP, config)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Worker processes start together and read these files: never show one half-written."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    partial.replace(path)

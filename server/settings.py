@@ -35,11 +35,27 @@ class Settings(BaseSettings):
     public_url: str | None = None
     max_items: int = 10000
     default_items: int = 100
+    # The public map's base map: a Leaflet URL template; empty for none (offline, intranets).
+    basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    basemap_attribution: str = "© OpenStreetMap contributors"
+    upload_dir: Path | None = None
+    upload_max_bytes: int = 256 * 1024**2
+    upload_max_expanded_bytes: int = 2 * 1024**3
+    upload_max_ratio: int = 200
+    upload_rate_limit: int = 30
+    upload_rate_window: int = 3600
+    job_lease_seconds: int = 60
+    job_max_attempts: int = 3
 
     @property
     def base_url(self) -> str:
         """Where clients reach us; links in every OGC response are built from it."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def uploads_folder(self) -> Path:
+        """Where uploads wait for a worker; shared storage when workers run on other machines."""
+        return self.upload_dir or self.state_dir / "uploads"
 
     @classmethod
     def settings_customise_sources(

@@ -90,7 +90,8 @@ def live_server(
 ) -> Iterator[str]:
     """The real app under uvicorn on a free loopback port, serving the loaded demo region."""
     port = _free_port()
-    settings = Settings(port=port, state_dir=tmp_path_factory.mktemp("state"))
+    # No base map: the browser tests block every host but this one (tests/browser.py).
+    settings = Settings(port=port, state_dir=tmp_path_factory.mktemp("state"), basemap_url="")
     app = create_app(Deployment(settings, protocols, demo_region, database_url))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -23,10 +23,20 @@ from server.demo_data import write_demo_files
 CONFIG_DIR = Path(__file__).parents[1] / "config"
 REGION = load_region(CONFIG_DIR)
 PROTOCOLS = load_protocols()
+THEME_IDS = sorted(PROTOCOLS.themes)
+
+
+def _has_integer_field(source: Source) -> bool:
+    integer = {f.name for f in PROTOCOLS.themes[source.theme].fields if f.type is FieldType.INTEGER}
+    return bool(integer & set(source.fields))
+
+
 SOURCE_IDS = sorted(REGION.sources)
 COUNCIL_IDS = [p.id for p in REGION.publishers if p.kind == "council"]
 ROADWORKS_IDS = [s for s in SOURCE_IDS if REGION.sources[s].theme == "roadworks"]
 LIGHTING_IDS = [s for s in SOURCE_IDS if REGION.sources[s].theme == "street-lighting"]
+PLANNING_IDS = [s for s in SOURCE_IDS if REGION.sources[s].theme == "planning-applications"]
+INTEGER_IDS = [s for s in SOURCE_IDS if _has_integer_field(REGION.sources[s])]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +68,8 @@ def _attributes(region: Region, source: Source) -> pd.DataFrame:
 def _geometries(region: Region, source: Source) -> gpd.GeoSeries:
     """The source's geometries in British National Grid, however the file carries them."""
     path = region.data_dir / source.file
+    if source.csv and source.csv.wkt:
+        return gpd.GeoSeries.from_wkt(pd.read_csv(path)[source.csv.wkt], crs=source.crs)
     if source.csv:
         table = pd.read_csv(path)
         points = gpd.points_from_xy(table[source.csv.x], table[source.csv.y])
@@ -183,16 +195,17 @@ def test_every_date_parses_with_its_declared_format(demo_region: Region, source_
     for name, column in _mapped(source, FieldType.DATE):
         date_format = source.field_map(name).format
         assert date_format, f"{name} declares no format"
-        for text in table[column]:
-            datetime.strptime(text, date_format)
+        for text in table[column].dropna():  # optional dates may be empty
+            if text:
+                datetime.strptime(text, date_format)
 
 
-@pytest.mark.parametrize("source_id", LIGHTING_IDS)
-def test_wattage_is_a_whole_number(demo_region: Region, source_id: str) -> None:
+@pytest.mark.parametrize("source_id", INTEGER_IDS)
+def test_integer_fields_are_whole_numbers(demo_region: Region, source_id: str) -> None:
     source = demo_region.sources[source_id]
     table = _attributes(demo_region, source)
-    [(_, column)] = _mapped(source, FieldType.INTEGER)
-    assert all(str(value).isdigit() for value in table[column])
+    for _, column in _mapped(source, FieldType.INTEGER):
+        assert all(str(value).isdigit() for value in table[column]), column
 
 
 @pytest.mark.parametrize("source_id", SOURCE_IDS)
@@ -213,3 +226,53 @@ def test_works_run_forwards_within_2025_to_2027(demo_region: Region, source_id: 
         starts = datetime.strptime(first, start.format).date()
         ends = datetime.strptime(last, end.format).date()
         assert date(2025, 1, 1) <= starts <= ends <= date(2027, 12, 31)
+
+
+@pytest.mark.parametrize("theme_id", THEME_IDS)
+def test_every_theme_has_demo_sources(theme_id: str) -> None:
+    assert any(REGION.sources[s].theme == theme_id for s in SOURCE_IDS)
+
+
+def test_sources_of_a_theme_come_in_different_formats() -> None:
+    for theme_id in THEME_IDS:
+        files = [REGION.sources[s].file for s in SOURCE_IDS if REGION.sources[s].theme == theme_id]
+        suffixes = [Path(f).suffix for f in files]
+        assert len(set(suffixes)) >= min(len(files), 2), theme_id
+
+
+@pytest.mark.parametrize("source_id", PLANNING_IDS)
+def test_planning_sites_are_a_tenth_to_five_hectares(demo_region: Region, source_id: str) -> None:
+    sites = _geometries(demo_region, demo_region.sources[source_id])
+    polygons = sites[sites.geom_type == "Polygon"]
+    assert ((polygons.area >= 1000) & (polygons.area <= 50000)).all()
+
+
+@pytest.mark.parametrize("source_id", PLANNING_IDS)
+def test_planning_decisions_follow_receipt(demo_region: Region, source_id: str) -> None:
+    source = demo_region.sources[source_id]
+    table = _attributes(demo_region, source)
+    received, decided = (source.field_map(n) for n in ("received_date", "decision_date"))
+    for first, last in zip(table[received.source], table[decided.source], strict=True):
+        if isinstance(last, str) and last:
+            assert datetime.strptime(first, received.format) < datetime.strptime(
+                last, decided.format
+            )
+
+
+def test_water_mains_join_each_other_end_to_end(demo_region: Region) -> None:
+    (source,) = [s for s in demo_region.sources.values() if s.theme == "water-mains"]
+    mains = _geometries(demo_region, source).reset_index(drop=True)
+    ends = shapely.boundary(mains.values)
+    mine, theirs = mains.sindex.query(ends, predicate="dwithin", distance=0.01)
+    joined = set(mine[mine != theirs])
+    assert len(joined) / len(mains) > 0.95
+
+
+def test_broadband_cells_cover_the_region_without_overlapping(
+    demo_region: Region, councils: gpd.GeoDataFrame
+) -> None:
+    (source,) = [s for s in demo_region.sources.values() if s.theme == "broadband-coverage"]
+    cells = _geometries(demo_region, source)
+    region = shapely.union_all(councils.geometry)
+    assert shapely.union_all(cells).area == pytest.approx(cells.area.sum(), rel=1e-6)
+    assert cells.area.sum() / region.area > 0.9

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from browser import PageReport, load_page, open_page
 
-from maps import STATIC_DIR, build_regional_map
+from maps import STATIC_DIR, Basemap, build_regional_map
 from maps.regional import DEFAULT_ASSETS_URL, legend_entries
 from protocols import load_protocols
 from protocols.spec import Style
@@ -38,7 +38,8 @@ DRAWN_FEATURE = "path.leaflet-interactive"
 
 
 def render(**kwargs: Any) -> str:
-    return build_regional_map(PROTOCOLS, title="Regional map", bounds_wgs84=BOUNDS, **kwargs)
+    options: dict[str, Any] = {"tiles_url": None, **kwargs}
+    return build_regional_map(PROTOCOLS, title="Regional map", bounds_wgs84=BOUNDS, **options)
 
 
 def feature(geometry: dict[str, Any], **properties: Any) -> dict[str, Any]:
@@ -178,13 +179,14 @@ def test_title_is_escaped_in_the_page() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; roads" in page
 
 
-def test_tiles_are_added_with_their_attribution_only_when_given() -> None:
+def test_basemap_is_added_with_its_attribution_only_when_given() -> None:
     tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
 
-    page = render(tiles=tiles, tiles_attribution="Example tiles")
+    page = render(basemap=Basemap(tiles, "Example tiles"))
 
     assert json.dumps(tiles) in page
     assert "Example tiles" in page
+    assert "tiles.example.org" not in render()
 
 
 def test_boundaries_layer_is_added_only_when_a_url_is_given() -> None:
@@ -265,3 +267,110 @@ def test_popup_shows_markup_in_attribute_values_as_text(map_url: str) -> None:
     assert HOSTILE_REFERENCE in text
     assert images == 0
     assert_clean(report)
+
+
+def map_state(page: Page) -> dict[str, Any]:
+    """What the reader sees: zoom, centre, the themes switched on, and the permalink."""
+    return page.evaluate(
+        """() => {
+            const {map, layers} = regionalMap.current;
+            const c = map.getCenter();
+            return {
+                zoom: map.getZoom(), lat: c.lat, lon: c.lng, hash: location.hash,
+                shown: Object.keys(layers).filter((id) => map.hasLayer(layers[id])),
+            };
+        }"""
+    )
+
+
+def test_toggling_a_layer_hides_its_features_and_updates_the_permalink(map_url: str) -> None:
+    lamp_fill = LIGHTING.style.colours["led"]
+
+    with open_page(map_url, wait_for=DRAWN_FEATURE) as (page, report):
+        page.get_by_role("checkbox", name=LIGHTING.title).uncheck()
+        lamps = page.locator(f'{DRAWN_FEATURE}[fill="{lamp_fill}"]').count()
+        legend_hidden = page.locator('.regional-legend [data-theme="street-lighting"]').is_hidden()
+        state = map_state(page)
+
+    assert lamps == 0 and legend_hidden
+    assert "street-lighting" not in state["shown"] and "roadworks" in state["shown"]
+    assert "street-lighting" not in state["hash"].split("layers=")[1]
+    assert_clean(report)
+
+
+def test_permalink_restores_the_view_and_the_layers(map_url: str) -> None:
+    with open_page(f"{map_url}#15/50.72000/-3.53000/layers=roadworks") as (page, report):
+        state = map_state(page)
+
+    assert state["zoom"] == 15
+    assert (round(state["lat"], 3), round(state["lon"], 3)) == (50.72, -3.53)
+    assert state["shown"] == ["roadworks"]
+    assert state["hash"] == "#15/50.72000/-3.53000/layers=roadworks"
+    assert_clean(report)
+
+
+def test_layers_parameter_shows_only_the_named_themes(map_url: str) -> None:
+    with open_page(f"{map_url}?embed=1&layers=street-lighting", wait_for=DRAWN_FEATURE) as (
+        page,
+        report,
+    ):
+        page.screenshot(path=str(ARTEFACTS / "regional-map-embed.png"))
+        state = map_state(page)
+        full_map = page.get_by_role("link", name="Open the full map").get_attribute("href")
+        has_search = page.locator(".regional-search").count()
+
+    assert state["shown"] == ["street-lighting"]
+    assert full_map.startswith("/map#") and full_map.endswith("layers=street-lighting")
+    assert has_search == 0
+    assert_clean(report)
+
+
+def test_searching_a_town_moves_the_map_there(map_url: str) -> None:
+    with open_page(map_url, wait_for=DRAWN_FEATURE) as (page, report):
+        page.get_by_label("Find a town, council or feature reference").fill("grantham")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Grantham", exact=True).click()
+        state = map_state(page)
+
+    assert state["zoom"] == 13
+    assert (round(state["lat"], 2), round(state["lon"], 2)) == (52.91, -0.64)
+    assert_clean(report)
+
+
+def test_searching_a_council_lists_matching_member_areas(map_url: str) -> None:
+    with open_page(map_url, wait_for=DRAWN_FEATURE) as (page, _):
+        page.get_by_label("Find a town, council or feature reference").fill("demo")
+        page.get_by_role("button", name="Search").click()
+        result = page.get_by_role("button", name="Demo district")
+        result.wait_for()
+        result.click()
+        bounds = page.evaluate("regionalMap.current.map.getBounds().toBBoxString()")
+
+    west, south, east, north = map(float, bounds.split(","))
+    assert west <= -3.555 and east >= -3.505 and south <= 50.705 and north >= 50.735
+
+
+def test_blocked_base_map_tiles_leave_the_map_working(tmp_path: Path) -> None:
+    """Offline, the base map's tiles fail; the themes and boundaries must still draw."""
+    write_site(tmp_path)
+    basemap = Basemap("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "OpenStreetMap")
+    page_html = render(
+        items_url="/data/{collection}.json",
+        boundaries_url="/data/boundaries.json",
+        basemap=basemap,
+    )
+    (tmp_path / "index.html").write_text(page_html, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/index.html"
+        report = load_page(url, ARTEFACTS / "regional-map-offline.png", wait_for=DRAWN_FEATURE)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert report.external_requests and all(
+        "tile.openstreetmap.org" in url for url in report.external_requests
+    )
+    assert report.page_errors == []
+    assert [e for e in report.console_errors if "ERR_BLOCKED_BY_CLIENT" not in e] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 
 import httpx
@@ -62,3 +63,32 @@ def test_owslib_reads_features(live_server: str, demo_loaded) -> None:
     assert {c["id"] for c in api.collections()["collections"]} >= THEMES
     items = api.collection_items("roadworks", limit=5)
     assert len(items["features"]) == 5
+
+
+def test_gdal_ogr2ogr_download_equals_postgis(live_server: str, db, tmp_path) -> None:
+    """Every page followed, every feature once, attributes exactly as stored."""
+    out = tmp_path / "roadworks.gpkg"
+    done = subprocess.run(
+        ["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server}/ogc", "roadworks"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(out) as gpkg:
+        downloaded = gpkg.execute(
+            "SELECT reference, works_type, status, start_date, end_date, promoter FROM roadworks"
+        ).fetchall()
+    db.execute(
+        "SELECT reference, works_type, status, start_date::text, end_date::text, promoter "
+        "FROM roadworks"
+    )
+    assert sorted(downloaded, key=str) == sorted(db.fetchall(), key=str)
+
+
+def test_owslib_filters_with_cql2(live_server: str, db) -> None:
+    api = Features(f"{live_server}/ogc")
+    items = api.collection_items("roadworks", filter="status = 'planned'", limit=10000)
+    db.execute("SELECT count(*) FROM roadworks WHERE status = 'planned'")
+    assert items["numberMatched"] == len(items["features"]) == db.fetchone()[0]
+    assert {f["properties"]["status"] for f in items["features"]} == {"planned"}

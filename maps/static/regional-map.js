@@ -1,5 +1,8 @@
 /*
- * Styling and popups for the regional map's theme layers (see maps/regional.py).
+ * The regional map's behaviour (see maps/regional.py): theme layers from vector tiles or GeoJSON,
+ * their styling and popups, and the controls a reader expects (search, permalink, locate, full
+ * screen). The page's query string picks what to show: ?layers=a,b&embed=1&source=geojson and
+ * ?datetime=... (an as-of view, drawn from the items feed since tiles show the present).
  *
  * Attribute values come from publishers and may contain markup, so popups are built from DOM
  * nodes whose text is set with textContent: nothing from the data is ever parsed as HTML.
@@ -8,6 +11,8 @@
   "use strict";
 
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const FIRST_FEATURE = "regional-map:first-feature";
+  const params = new URLSearchParams(window.location.search);
   const pad = (n) => String(n).padStart(2, "0");
 
   /* "2026-11-03" -> "3 Nov 2026"; read from the string so the browser's time zone cannot shift it. */
@@ -49,7 +54,11 @@
     const heading = document.createElement("h3");
     heading.textContent = theme.title;
     const table = document.createElement("table");
-    for (const field of theme.popup) {
+    // A layer with no popup fields of its own (a check's report) shows every property as text.
+    const fields = theme.popup.length
+      ? theme.popup
+      : Object.keys(properties).map((name) => ({ name, title: name, type: "text", labels: {} }));
+    for (const field of fields) {
       const value = ownValue(properties, field.name);
       if (value === undefined || value === null || value === "") continue;
       const row = table.insertRow();
@@ -72,18 +81,41 @@
     return /Point$/.test(feature.geometry?.type ?? "");
   }
 
+  const POINT_OUTLINE = { color: "#333333", weight: 1, opacity: 1, fillOpacity: 0.9 };
+
   function featureStyle(theme, feature) {
     const colour = colourFor(theme, feature.properties ?? {});
     if (isPoint(feature)) {
-      return { color: "#333333", weight: 1, fillColor: colour, fillOpacity: 0.9 };
+      return { ...POINT_OUTLINE, fillColor: colour };
     }
     return { color: colour, weight: 4, opacity: 0.9, fillColor: colour, fillOpacity: 0.3 };
+  }
+
+  /* Vector tiles do not tell a style function the geometry type: `point` applies to points only
+     (see vectorgrid-compat.js), lines ignore the fill. */
+  function tileStyle(theme, properties) {
+    const colour = colourFor(theme, properties);
+    return {
+      color: colour,
+      weight: 4,
+      opacity: 0.9,
+      fill: true,
+      fillColor: colour,
+      fillOpacity: 0.3,
+      radius: 6,
+      point: POINT_OUTLINE,
+    };
+  }
+
+  function markFirstFeature() {
+    if (performance.getEntriesByName(FIRST_FEATURE).length === 0) {
+      performance.mark(FIRST_FEATURE);
+    }
   }
 
   /* L.geoJSON options for a theme: see theme_config() in maps/regional.py for its shape. */
   function themeOptions(theme) {
     return {
-      attribution: theme.attribution,
       pointToLayer: (feature, latlng) => L.circleMarker(latlng, { radius: 6 }),
       style: (feature) => featureStyle(theme, feature),
       onEachFeature: (feature, layer) => {
@@ -100,5 +132,404 @@
     };
   }
 
-  window.regionalMap = { themeOptions, outlineOptions };
+  function withParam(url, name, value) {
+    const parsed = new URL(url, window.location.href);
+    parsed.searchParams.set(name, value);
+    return parsed.origin === window.location.origin
+      ? parsed.pathname + parsed.search
+      : parsed.href;
+  }
+
+  function loadInto(layer, url, name, onLoaded) {
+    fetch(url)
+      .then((response) => {
+        if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+        return response.json();
+      })
+      .then((data) => {
+        layer.addData(data);
+        if (onLoaded) onLoaded(layer);
+        layer.fire("dataload");
+      })
+      .catch((error) => console.error(`Could not load the ${name} layer from ${url}: ${error}`));
+  }
+
+  /* A GeoJSON layer filled from url as soon as the page loads (boundaries, quality layers). */
+  function remoteGeoJson(url, name, options) {
+    const layer = L.geoJSON(null, options);
+    loadInto(layer, url, name);
+    return layer;
+  }
+
+  function geojsonThemeLayer(theme, datetime) {
+    const layer = L.geoJSON(null, themeOptions(theme));
+    const url = datetime ? withParam(theme.itemsUrl, "datetime", datetime) : theme.itemsUrl;
+    // Fetched when first shown, so a theme the reader keeps off costs nothing.
+    layer.once("add", () =>
+      loadInto(layer, url, theme.title, (loaded) => {
+        if (loaded.getLayers().length > 0) markFirstFeature();
+      }),
+    );
+    return layer;
+  }
+
+  function openPopupAt(map, latlng, theme, properties) {
+    L.popup().setLatLng(latlng).setContent(popupContent(theme, properties)).openOn(map);
+  }
+
+  function tileThemeLayer(theme) {
+    const layer = L.vectorGrid.protobuf(theme.tilesUrl, {
+      rendererFactory: L.canvas.tile,
+      interactive: true,
+      vectorTileLayerStyles: { [theme.id]: (properties) => tileStyle(theme, properties) },
+    });
+    layer.on("click", (event) =>
+      openPopupAt(layer._map, event.latlng, theme, event.layer.properties ?? {}),
+    );
+    layer.on("tileload", () => {
+      if (layer._drewFeatures) markFirstFeature();
+    });
+    return layer;
+  }
+
+  /* Publishers and licences are credited one by one, so a publisher of three themes shown
+     together is named once; Leaflet counts each credit and drops it with its last layer. */
+  function credit(layer, credits) {
+    let control = null;
+    layer.on("add", () => {
+      control = layer._map.attributionControl;
+      credits.forEach((c) => control?.addAttribution(c));
+    });
+    layer.on("remove", () => credits.forEach((c) => control?.removeAttribution(c)));
+    return layer;
+  }
+
+  /* A theme's layer: vector tiles unless the page asks for GeoJSON or for a past date. */
+  function themeLayer(theme) {
+    const datetime = params.get("datetime");
+    const source = params.get("source") || theme.source;
+    const layer =
+      theme.tilesUrl && !datetime && source === "tiles"
+        ? tileThemeLayer(theme)
+        : geojsonThemeLayer(theme, datetime);
+    return credit(layer, theme.credits ?? []);
+  }
+
+  /* ---- controls ------------------------------------------------------------------------- */
+
+  const ICONS = {
+    fullscreen:
+      '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5"/></svg>',
+    locate:
+      '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="4"/><path d="M12 2v4M12 18v4M2 12h4M18 12h4"/></svg>',
+  };
+
+  function element(tag, className, parent) {
+    const node = L.DomUtil.create(tag, className, parent);
+    return node;
+  }
+
+  function iconButton(parent, icon, label) {
+    const button = element("button", "regional-button", parent);
+    button.type = "button";
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    button.innerHTML = ICONS[icon]; // our own static markup, never data
+    return button;
+  }
+
+  function quietControl(div) {
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+  }
+
+  const FullScreen = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd(map) {
+      const div = element("div", "leaflet-bar regional-tools");
+      const button = iconButton(div, "fullscreen", "Full screen");
+      button.setAttribute("aria-pressed", "false");
+      const container = map.getContainer();
+      const set = (on) => {
+        container.classList.toggle("regional-fullscreen", on);
+        button.setAttribute("aria-pressed", String(on));
+        map.invalidateSize();
+      };
+      L.DomEvent.on(button, "click", () => {
+        const on = !container.classList.contains("regional-fullscreen");
+        if (document.fullscreenEnabled) {
+          const change = on ? container.requestFullscreen() : document.exitFullscreen();
+          change.catch(() => set(on)); // refused (an iframe without allowfullscreen): fill the page
+        } else {
+          set(on);
+        }
+      });
+      document.addEventListener("fullscreenchange", () =>
+        set(document.fullscreenElement === container),
+      );
+      return quietControl(div);
+    },
+  });
+
+  const Locate = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd(map) {
+      const div = element("div", "leaflet-bar regional-tools");
+      const button = iconButton(div, "locate", "Show my location");
+      const status = element("p", "regional-status", div);
+      status.setAttribute("role", "status");
+      let marker = null;
+      L.DomEvent.on(button, "click", () => {
+        status.textContent = "Finding your location…";
+        map.locate({ setView: true, maxZoom: 15 });
+      });
+      map.on("locationfound", (event) => {
+        status.textContent = "";
+        if (marker) marker.remove();
+        marker = L.circle(event.latlng, {
+          radius: event.accuracy,
+          interactive: false,
+          color: "#0b5fff",
+          weight: 2,
+          fillOpacity: 0.1,
+        }).addTo(map);
+      });
+      map.on("locationerror", (event) => {
+        status.textContent = `Your location is not available (${event.message}).`;
+      });
+      return quietControl(div);
+    },
+  });
+
+  /* ---- search: places, member authorities, feature references ------------------------------ */
+
+  function featureResult(theme, feature) {
+    const key = theme.naturalKey;
+    const reference = feature.properties?.[key] ?? feature.id;
+    return {
+      label: `${theme.title}: ${reference}`,
+      go(state) {
+        const layer = state.layers[theme.id];
+        if (layer && !state.map.hasLayer(layer)) layer.addTo(state.map);
+        const bounds = L.geoJSON(feature).getBounds();
+        state.map.fitBounds(bounds, { maxZoom: 16 });
+        openPopupAt(state.map, bounds.getCenter(), theme, feature.properties ?? {});
+      },
+    };
+  }
+
+  function findFeatures(themes, text) {
+    const searches = Object.values(themes)
+      .filter((theme) => theme.naturalKey)
+      .map((theme) => {
+        let url = withParam(theme.itemsUrl, theme.naturalKey, text);
+        url = withParam(url, "limit", "5");
+        return fetch(url)
+          .then((response) => (response.ok ? response.json() : { features: [] }))
+          .then((data) => (data.features ?? []).map((f) => featureResult(theme, f)))
+          .catch(() => []);
+      });
+    return Promise.all(searches).then((lists) => lists.flat());
+  }
+
+  function findPlaces(state, text) {
+    const needle = text.toLocaleLowerCase();
+    const matches = (name) => name.toLocaleLowerCase().includes(needle);
+    const places = state.gazetteer
+      .filter((place) => matches(place.name))
+      .map((place) => ({
+        label: place.name,
+        go: () => state.map.setView([place.lat, place.lon], 13),
+      }));
+    const areas = (state.boundaries?.getLayers() ?? [])
+      .filter((area) => matches(String(area.feature?.properties?.name ?? "")))
+      .map((area) => ({
+        label: area.feature.properties.name,
+        go: () => state.map.fitBounds(area.getBounds()),
+      }));
+    return [...areas, ...places];
+  }
+
+  function showResults(state, list, results) {
+    list.replaceChildren();
+    if (results.length === 0) {
+      const none = element("li", "regional-search-none", list);
+      none.textContent = "Nothing found. Try a town, a council or a reference.";
+      return;
+    }
+    for (const result of results.slice(0, 8)) {
+      const item = element("li", "", list);
+      const button = element("button", "regional-search-result", item);
+      button.type = "button";
+      button.textContent = result.label;
+      L.DomEvent.on(button, "click", () => {
+        list.replaceChildren();
+        result.go(state);
+      });
+    }
+  }
+
+  const Search = L.Control.extend({
+    options: { position: "topleft" },
+    onAdd() {
+      const state = this.options.state;
+      const form = element("form", "regional-search leaflet-bar");
+      form.setAttribute("role", "search");
+      const label = element("label", "regional-visually-hidden", form);
+      label.htmlFor = "regional-search-input";
+      label.textContent = "Find a town, council or feature reference";
+      const input = element("input", "", form);
+      Object.assign(input, {
+        id: "regional-search-input",
+        type: "search",
+        placeholder: "Town, council or reference",
+        autocomplete: "off",
+      });
+      const submit = element("button", "regional-search-submit", form);
+      submit.type = "submit";
+      submit.textContent = "Search";
+      const list = element("ul", "regional-search-results", form);
+      list.setAttribute("aria-live", "polite");
+      L.DomEvent.on(form, "submit", (event) => {
+        L.DomEvent.preventDefault(event);
+        const text = input.value.trim();
+        if (!text) return;
+        const places = findPlaces(state, text);
+        findFeatures(state.themes, text).then((features) => {
+          const results = [...features, ...places];
+          if (results.length === 1) {
+            list.replaceChildren();
+            results[0].go(state);
+          } else {
+            showResults(state, list, results);
+          }
+        });
+      });
+      return quietControl(form);
+    },
+  });
+
+  /* Embedded maps link to the full map at the same view, kept current by writeHash(). */
+  const FullMapLink = L.Control.extend({
+    options: { position: "bottomleft" },
+    onAdd(map) {
+      const div = element("div", "leaflet-bar regional-full-map");
+      const link = element("a", "", div);
+      link.textContent = "Open the full map";
+      link.target = "_blank";
+      link.rel = "noopener";
+      const update = () => {
+        link.href = this.options.url + window.location.hash;
+      };
+      update();
+      map.on("permalink", update);
+      return quietControl(div);
+    },
+  });
+
+  /* ---- permalink: #zoom/lat/lon/layers=a,b ------------------------------------------------- */
+
+  function readHash() {
+    const parts = window.location.hash.replace(/^#/, "").split("/");
+    if (parts.length < 3) return null;
+    const [zoom, lat, lon] = parts.slice(0, 3).map(Number);
+    if (![zoom, lat, lon].every(Number.isFinite)) return null;
+    const layers = parts.slice(3).find((part) => part.startsWith("layers="));
+    return {
+      zoom,
+      center: [lat, lon],
+      layers: layers === undefined ? null : layers.slice(7).split(",").filter(Boolean),
+    };
+  }
+
+  function shownLayers(state) {
+    return Object.keys(state.layers).filter((id) => state.map.hasLayer(state.layers[id]));
+  }
+
+  function writeHash(state) {
+    const center = state.map.getCenter();
+    const view = [state.map.getZoom(), center.lat.toFixed(5), center.lng.toFixed(5)].join("/");
+    const hash = `#${view}/layers=${shownLayers(state).join(",")}`;
+    if (hash !== window.location.hash) {
+      window.history.replaceState(null, "", hash);
+      state.map.fire("permalink");
+    }
+  }
+
+  function showOnly(state, ids) {
+    for (const [id, layer] of Object.entries(state.layers)) {
+      if (ids.includes(id)) {
+        if (!state.map.hasLayer(layer)) layer.addTo(state.map);
+      } else if (state.map.hasLayer(layer)) {
+        layer.remove();
+      }
+    }
+  }
+
+  /* True if the permalink set the view. */
+  function applyHash(state) {
+    const view = readHash();
+    if (!view) return false;
+    if (view.layers) showOnly(state, view.layers);
+    state.map.setView(view.center, view.zoom, { animate: false });
+    return true;
+  }
+
+  /* The legend lists the themes on the map, so an embedded one-theme map has a one-theme key. */
+  function syncLegend(state) {
+    const shown = new Set(shownLayers(state));
+    for (const section of document.querySelectorAll(".regional-legend [data-theme]")) {
+      section.hidden = !shown.has(section.dataset.theme);
+    }
+  }
+
+  /* Called once the layers exist: options.layers maps theme ids to their layers. */
+  function setup(map, options) {
+    const state = {
+      map,
+      layers: options.layers,
+      themes: options.themes,
+      gazetteer: options.gazetteer ?? [],
+      boundaries: options.boundaries ?? null,
+    };
+    const embed = params.get("embed") === "1";
+    document.body.classList.toggle("regional-embed", embed);
+    const requested = params.get("layers");
+    showOnly(state, requested === null ? Object.keys(state.layers) : requested.split(","));
+    if (!applyHash(state)) {
+      map.fitBounds(options.bounds, { animate: false });
+    }
+    syncLegend(state);
+
+    new FullScreen().addTo(map);
+    new Locate().addTo(map);
+    if (embed) {
+      new FullMapLink({ url: options.fullMapUrl }).addTo(map);
+      // Folded to its button (which opens it) so a small map keeps its room.
+      const layerList = map.getContainer().querySelector(".leaflet-control-layers");
+      layerList?.classList.remove("leaflet-control-layers-expanded");
+    } else {
+      new Search({ state }).addTo(map);
+    }
+    map.on("moveend overlayadd overlayremove", () => writeHash(state));
+    map.on("overlayadd overlayremove", () => syncLegend(state));
+    window.addEventListener("hashchange", () => {
+      applyHash(state);
+      syncLegend(state);
+    });
+    writeHash(state);
+    window.regionalMap.current = state;
+    return state;
+  }
+
+  window.regionalMap = {
+    themeOptions,
+    outlineOptions,
+    remoteGeoJson,
+    themeLayer,
+    popupContent,
+    setup,
+    FIRST_FEATURE,
+  };
 })();

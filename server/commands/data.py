@@ -1,12 +1,23 @@
-"""`regiongis ingest` and `regiongis check`: one publisher file for one source."""
+"""`regiongis ingest` and `regiongis check`: one publisher file for one source, and its report.
+
+Both write a report (JSON and a self-contained HTML page) and print where; `check` writes nothing
+else. A run that completes exits 0 even when features were quarantined: the report says which.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 
+from tqdm import tqdm
+
+from ingest import report
+from ingest.boundaries import check_after_ingest
 from ingest.errors import ConfigError
 from ingest.pipeline import RunResult, check_file, ingest_file
 from ingest.region import Region, Source
@@ -21,37 +32,90 @@ def _source(region: Region, source_id: str) -> Source:
     return region.sources[source_id]
 
 
-def _report(result: RunResult, as_json: bool) -> None:
-    print(json.dumps(asdict(result)) if as_json else result.summary())
-    if not as_json:
-        for rule, count in sorted(result.issues.items()):
-            print(f"  {rule}: {count}")
+def _map_bbox(region: Region, protocols, source: Source) -> tuple | None:
+    """The region's outline for the report map, when it is drawn in the theme's storage CRS."""
+    same_crs = region.region.bbox_crs == protocols.themes[source.theme].storage_crs
+    return region.region.bbox if same_crs else None
+
+
+def _write(built: report.Report, args: argparse.Namespace, settings: Settings, stem: str):
+    folder = Path(args.report) if args.report else settings.state_dir / "reports"
+    return built.write(folder, stem)
+
+
+def _print(result: RunResult, built: report.Report, paths: tuple[Path, Path], as_json: bool):
+    json_path, html_path = paths
+    if as_json:
+        extra = {
+            "filtered": built.filtered,
+            "report": {"json": str(json_path), "html": str(html_path)},
+        }
+        counts = asdict(result) | {k: built.summary[k] for k in report.MERGE_COUNTS}
+        print(json.dumps(counts | extra))
+        return
+    print(result.summary())
+    if built.filtered:
+        print(
+            f"  ({built.filtered} of the quarantined left out on purpose by the mapping's filter)"
+        )
+    for rule, count in sorted(result.issues.items()):
+        print(f"  {rule}: {count}")
+    print(f"report: {html_path}\n        {json_path}")
+
+
+def _advance(bar: tqdm, done: int, total: int | None) -> None:
+    bar.total = total
+    bar.update(done - bar.n)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     deployment = load_deployment(settings)
-    source = _source(deployment.region, args.source)
-    result = ingest_file(
-        deployment.database_url, Path(args.file), source, deployment.region, deployment.protocols
+    region, protocols = deployment.region, deployment.protocols
+    source = _source(region, args.source)
+    with tqdm(desc=source.id, unit=" features", disable=not sys.stderr.isatty()) as bar:
+        result = ingest_file(
+            deployment.database_url,
+            Path(args.file),
+            source,
+            region,
+            protocols,
+            progress=partial(_advance, bar),
+        )
+    check_after_ingest(
+        deployment.database_url, region, protocols.themes[source.theme], result.run_id
     )
-    _report(result, args.json)
+    built = report.from_run(
+        deployment.database_url, result.run_id, _map_bbox(region, protocols, source)
+    )
+    paths = _write(built, args, settings, f"{source.id}-{result.run_id}")
+    _print(result, built, paths, args.json)
     return 0
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     protocols, region = load_parts(settings)
     source = _source(region, args.source)
-    _report(check_file(Path(args.file), source, region, protocols).result(source), args.json)
+    path = Path(args.file)
+    checked = check_file(path, source, region, protocols)
+    built = report.from_checked(checked, source, path.name, _map_bbox(region, protocols, source))
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    paths = _write(built, args, settings, f"{source.id}-check-{stamp}")
+    _print(checked.result(source), built, paths, args.json)
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     for name, run, helptext in [
-        ("ingest", cmd_ingest, "load a publisher file for one source"),
-        ("check", cmd_check, "dry run: validate a publisher file, write nothing"),
+        ("ingest", cmd_ingest, "load a publisher file for one source, and report on it"),
+        ("check", cmd_check, "dry run: validate a publisher file and report, write nothing else"),
     ]:
         sub = commands.add_parser(name, help=helptext)
         sub.add_argument("file", help="the publisher's file (zip, gpkg, geojson, csv, ...)")
         sub.add_argument("--source", required=True, help="source id from config/sources")
         sub.add_argument("--json", action="store_true", help="print the result as JSON")
+        sub.add_argument(
+            "--report",
+            metavar="DIR",
+            help="folder for the JSON and HTML report (default: <state dir>/reports)",
+        )
         sub.set_defaults(run=run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ingest.boundaries import check_after_ingest
 from ingest.pipeline import RunResult, ingest_file
 from server.deployment import Deployment, load_deployment
 from server.settings import Settings
@@ -21,39 +22,44 @@ def ingest_all(deployment: Deployment) -> list[RunResult]:
         bar.set_description(source.id)
         path = region.data_dir / source.file
         result = ingest_file(deployment.database_url, path, source, region, deployment.protocols)
+        theme = deployment.protocols.themes[source.theme]
+        check_after_ingest(deployment.database_url, region, theme, result.run_id)
         results.append(result)
         tqdm.write(result.summary())
     return results
 
 
-def serve(deployment: Deployment) -> None:
-    import uvicorn
-
+def serve(deployment: Deployment, workers: int = 1) -> None:
     from server.app import create_app
+    from server.reuseport import serve as serve_app
 
-    app = create_app(deployment)
     settings = deployment.settings
     base = settings.base_url
     print(f"\nPublic map:      {base}/\nOGC API:         {base}/ogc")
     print(f"QGIS / GDAL:     ogrinfo OAPIF:{base}/ogc\nPress Ctrl-C to stop.\n", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    serve_app(lambda: create_app(deployment), settings.host, settings.port, workers)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from server.demo_boundary_cases import add_boundary_cases
     from server.demo_data import write_demo_files
 
     data_dir = settings.state_dir / "demo-data"
     counts = write_demo_files(data_dir)
+    counts |= {s: counts[s] + n for s, n in add_boundary_cases(data_dir).items()}
     print(f"Demo region: {sum(counts.values())} features in {len(counts)} publisher files")
     deployment = load_deployment(settings, data_dir)
     ingest_all(deployment)
     if not args.no_serve:
+        from server.commands.worker import start_in_process
+
+        start_in_process(deployment)  # one upload worker, so /upload works out of the box
         serve(deployment)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    serve(load_deployment(settings))
+    serve(load_deployment(settings), args.workers)
     return 0
 
 
@@ -65,4 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     serve_ = commands.add_parser("serve", help="serve the OGC API and the maps")
     serve_.add_argument("--port", type=int, help="port to serve on (default 5000)")
+    serve_.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)"
+    )
     serve_.set_defaults(run=cmd_serve)

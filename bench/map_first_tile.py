@@ -1,0 +1,97 @@
+"""Time from navigation to the first drawn features of the demo map: vector tiles against the
+same map drawing the same themes from the GeoJSON items feed (the skeleton's map, ?source=geojson).
+
+The demo region is written and ingested into the configured database (as `regiongis demo` does),
+served by the real app on a free loopback port, and opened in headless Chromium with a cold cache
+for every run. The page marks `regional-map:first-feature` when a tile or feed first draws a
+feature (maps/static/regional-map.js); the mark's time is measured from navigation start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from server.app import create_app
+from server.commands.run import ingest_all
+from server.demo_data import write_demo_files
+from server.deployment import load_deployment
+from server.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+RUNS = 7
+FIRST_FEATURE = "regional-map:first-feature"
+MARKED = f"performance.getEntriesByName('{FIRST_FEATURE}').length > 0"
+MARK_TIME = f"performance.getEntriesByName('{FIRST_FEATURE}')[0].startTime"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def demo_server(state_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    settings = Settings(port=port, state_dir=state_dir, basemap_url="")
+    data_dir = state_dir / "demo-data"
+    write_demo_files(data_dir)
+    deployment = load_deployment(settings, data_dir)
+    ingest_all(deployment)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(deployment), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield settings.base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def first_feature_ms(browser, url: str) -> float:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function(MARKED, timeout=60000)
+        return float(page.evaluate(MARK_TIME))
+    finally:
+        context.close()
+
+
+def run(args: argparse.Namespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        demo_server(Path(tmp)) as base,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        first_feature_ms(browser, f"{base}/map")  # warm the server, not the browser
+        times = {
+            source: statistics.median(
+                first_feature_ms(browser, f"{base}/map?source={source}") for _ in range(RUNS)
+            )
+            for source in ("tiles", "geojson")
+        }
+        browser.close()
+    print(f"RESULT map_first_feature_tiles {times['tiles']:.0f} ms")
+    print(f"RESULT map_first_feature_geojson {times['geojson']:.0f} ms")
+    print(f"RATIO map_first_feature_tiles/geojson {times['tiles'] / times['geojson']:.2f}")

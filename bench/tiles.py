@@ -1,0 +1,134 @@
+"""Vector tiles: our /tiles route against tipg on the same 500,000 points and the same z12 tiles.
+
+The data, the servers and their deployment are bench/serve.py's: street-lighting points made with
+SQL in a database of their own, each server as two single-process uvicorn servers sharing the
+port. wrk cycles every server through the same list of zoom-12 tiles covering the region (a Lua
+script), so neither answers one hot tile from a cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import mapbox_vector_tile
+from pyproj import Transformer
+
+from bench.serve import POINTS, Measured, _free_port, _ms, bench_database, launchers, running
+from ingest.db import resolve_database_url, transaction
+from server.deployment import load_parts
+from server.ogc import pygeoapi_config
+from server.settings import Settings
+
+ZOOM = 12
+WRK_SECONDS = 15
+PATHS = {
+    "ours": "/ogc/collections/{theme}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+    "tipg": "/collections/public.{table}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+}
+LUA = """
+paths = {%s}
+i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+
+def tiles_covering(bbox: list[float], crs: int, z: int) -> list[tuple[int, int, int]]:
+    west, south, east, north = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(
+        *bbox
+    )
+    n = 2**z
+
+    def column(lon: float) -> int:
+        return int((lon + 180) / 360 * n)
+
+    def row(lat: float) -> int:
+        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+    return [
+        (z, x, y)
+        for x in range(column(west), column(east) + 1)
+        for y in range(row(north), row(south) + 1)
+    ]
+
+
+def wrk_script(paths: list[str], folder: Path) -> Path:
+    script = folder / "tiles.lua"
+    script.write_text(LUA % ", ".join(f'"{p}"' for p in paths))
+    return script
+
+
+def wrk_cycling(base: str, script: Path) -> Measured:
+    done = subprocess.run(
+        ["wrk", "-t2", "-c10", f"-d{WRK_SECONDS}s", "--latency", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = done.stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors from {base}:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    return Measured(rps, p50, p99)
+
+
+def features_in(url: str) -> int:
+    """Features in one tile, decoded: both servers must be building the same tiles."""
+    response = httpx.get(url, timeout=60)
+    response.raise_for_status()
+    layers = mapbox_vector_tile.decode(response.content) if response.content else {}
+    return sum(len(layer["features"]) for layer in layers.values())
+
+
+def run(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    settings = Settings()
+    protocols, region = load_parts(settings)
+    url = bench_database(
+        resolve_database_url(settings.database_url, settings.state_dir),
+        protocols,
+        list(region.region.bbox),
+    )
+    with transaction(url) as cur:  # the ingest bookkeeping our tiles read their ETag from
+        cur.execute(resources.files("ingest").joinpath("schema.sql").read_text())
+    theme = protocols.themes[POINTS[0]]
+    tiles = tiles_covering(list(region.region.bbox), region.region.bbox_crs, ZOOM)
+    config = pygeoapi_config(protocols, region, url, "http://127.0.0.1", (10, 10000))
+    results: dict[str, Measured] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        commands = launchers(url, folder, config)
+        for name in ("ours", "tipg"):
+            command, env = commands[name]
+            port = _free_port()
+            base = f"http://127.0.0.1:{port}"
+            paths = [
+                PATHS[name].format(theme=theme.id, table=theme.table, z=z, x=x, y=y)
+                for z, x, y in tiles
+            ]
+            env = env | {"RGIS_PORT": str(port)}
+            with running(name, [*command, "--port", str(port)], env, f"{base}{paths[0]}"):
+                middle = paths[len(paths) // 2]
+                print(f"# {name}: {features_in(base + middle)} features in {middle}", flush=True)
+                results[name] = wrk_cycling(base, wrk_script(paths, folder))
+            print(f"# {name}: {results[name].rps:.0f} tiles/s over {len(tiles)} tiles", flush=True)
+    for name, m in results.items():
+        print(f"RESULT tiles_z{ZOOM}_{name} {m.rps:.1f} req/s")
+        print(f"RESULT tiles_z{ZOOM}_{name}_p50 {m.p50_ms:.2f} ms")
+        print(f"RESULT tiles_z{ZOOM}_{name}_p99 {m.p99_ms:.2f} ms")
+    ratio = results["ours"].rps / results["tipg"].rps
+    print(f"RATIO tiles_z{ZOOM}_vs_tipg {ratio:.2f} (ours/tipg req/s, higher is better)")

@@ -1,0 +1,67 @@
+-- The same object supplied by two publishers: alike in code values, and geometry within tolerance
+-- (Hausdorff distance for lines and polygons, plain distance for points). The one whose publisher's
+-- area holds the larger share of it is kept; ties go to the publisher first by name, then the
+-- older row. The other stays stored, listed in duplicate_of, and out of the merged view.
+DROP TABLE IF EXISTS _pairs;
+CREATE TEMP TABLE _pairs ON COMMIT DROP AS
+WITH near AS (
+    SELECT
+        a.fid AS fid_a, b.fid AS fid_b, a.publisher AS pub_a, b.publisher AS pub_b,
+        {ref_a} AS ref_a, {ref_b} AS ref_b, a.geom AS geom_a, b.geom AS geom_b,
+        CASE WHEN ST_Dimension(a.geom) = 0 THEN ST_Distance(a.geom, b.geom)
+            ELSE ST_HausdorffDistance(a.geom, b.geom) END AS distance
+    FROM {table} AS a
+    JOIN {table} AS b
+        ON b.publisher > a.publisher  -- each pair once; never on fid, whose index would win
+        AND ST_DWithin(a.geom, b.geom, %(duplicate_m)s)
+        AND ST_Dimension(a.geom) = ST_Dimension(b.geom)
+    WHERE {compatible}
+), shared AS (
+    SELECT
+        n.*,
+        round(pg_temp.share(n.geom_a, aa.geom)::numeric, 6) AS share_a,
+        round(pg_temp.share(n.geom_b, ab.geom)::numeric, 6) AS share_b
+    FROM near AS n
+    LEFT JOIN _areas AS aa ON aa.publisher = n.pub_a
+    LEFT JOIN _areas AS ab ON ab.publisher = n.pub_b
+    WHERE n.distance <= %(duplicate_m)s
+)
+SELECT
+    s.*,
+    s.share_a > s.share_b
+    OR (s.share_a = s.share_b AND (s.pub_a, s.fid_a) < (s.pub_b, s.fid_b)) AS a_kept
+FROM shared AS s;
+
+INSERT INTO duplicate_of (theme, fid, kept_fid, distance_m, check_id)
+SELECT DISTINCT ON (dropped) %(theme)s, dropped, kept, distance, %(check_id)s
+FROM (
+    SELECT
+        CASE WHEN a_kept THEN fid_b ELSE fid_a END AS dropped,
+        CASE WHEN a_kept THEN fid_a ELSE fid_b END AS kept,
+        distance
+    FROM _pairs
+) AS decided
+ORDER BY dropped, distance, kept;
+
+INSERT INTO boundary_issues (
+    kind, theme, publisher, feature_fid, reference, other_publisher, other_fid, other_reference,
+    distance_m, message, check_id, run_id, geom
+)
+SELECT
+    'duplicate', %(theme)s, d.pub, d.fid, d.ref, d.kept_pub, d.kept_fid, d.kept_ref, d.distance,
+    d.pub || ' ' || d.ref || ' is the same object as ' || d.kept_pub || ' ' || d.kept_ref
+    || ' (' || round(d.distance::numeric, 2) || ' m apart); the merged view shows '
+    || d.kept_pub || '''s, whose area holds more of it',
+    %(check_id)s, %(run_id)s, d.geom
+FROM (
+    SELECT
+        CASE WHEN a_kept THEN pub_b ELSE pub_a END AS pub,
+        CASE WHEN a_kept THEN fid_b ELSE fid_a END AS fid,
+        CASE WHEN a_kept THEN ref_b ELSE ref_a END AS ref,
+        CASE WHEN a_kept THEN pub_a ELSE pub_b END AS kept_pub,
+        CASE WHEN a_kept THEN fid_a ELSE fid_b END AS kept_fid,
+        CASE WHEN a_kept THEN ref_a ELSE ref_b END AS kept_ref,
+        CASE WHEN a_kept THEN geom_b ELSE geom_a END AS geom,
+        distance
+    FROM _pairs
+) AS d;

@@ -1,0 +1,106 @@
+"""PostgreSQL binary COPY, built column by column with Arrow kernels.
+
+Text COPY makes PostgreSQL parse every value (hex EWKB above all) and costs about half the load
+time; a per-row Python encoder is slower still. Here each column becomes one Arrow array of
+ready-made binary fields (a 4-byte length, then the value in network byte order) and the rows are
+joined element-wise in C, so the COPY stream is one contiguous buffer per batch.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header-extension length
+TRAILER = b"\xff\xff"
+NULL = b"\xff\xff\xff\xff"
+PG_EPOCH_DAYS = 10_957  # 2000-01-01 in days since 1970-01-01
+PG_EPOCH_US = 946_684_800_000_000
+
+
+def _as_fields(prefixes: np.ndarray, payload: pa.Array) -> pa.Array:
+    """Each value with its 4-byte big-endian length in front; NULL as length -1 alone."""
+    n = len(payload)
+    heads = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(4), n, [None, pa.py_buffer(prefixes.astype(">i4").tobytes())]
+    ).cast(pa.binary())
+    return pc.binary_join_element_wise(heads, payload.fill_null(b""), b"")
+
+
+def _fixed(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    width = values.dtype.itemsize
+    payload = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())]
+    ).cast(pa.binary())
+    payload = pc.if_else(pa.array(valid), payload, pa.scalar(b"", pa.binary()))
+    return _as_fields(np.where(valid, width, -1), payload)
+
+
+def _variable(values: pa.Array) -> pa.Array:
+    values = values.cast(pa.binary())
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
+    return _as_fields(
+        np.where(values.is_valid().to_numpy(zero_copy_only=False), lengths, -1), values
+    )
+
+
+def _numbers(values: pa.Array, big_endian: str) -> pa.Array:
+    valid = values.is_valid().to_numpy(zero_copy_only=False)
+    raw = values.fill_null(0).to_numpy(zero_copy_only=False)
+    return _fixed(raw.astype(big_endian), valid)
+
+
+def _dates(values: pa.Array) -> pa.Array:
+    days = pc.cast(pc.cast(values, pa.date32()), pa.int32())
+    return _numbers(pc.subtract(days, PG_EPOCH_DAYS), ">i4")
+
+
+def _timestamps(values: pa.Array) -> pa.Array:
+    if not pa.types.is_timestamp(values.type) or values.type.tz is None:
+        values = pc.assume_timezone(pc.cast(values, pa.timestamp("us")), "UTC")
+    micros = pc.cast(pc.cast(values, pa.timestamp("us", tz="UTC")), pa.int64())
+    return _numbers(pc.subtract(micros, PG_EPOCH_US), ">i8")
+
+
+def _jsonb(values: pa.Array) -> pa.Array:
+    """jsonb's binary form is a version byte (1) and then the JSON text."""
+    return _variable(pc.binary_join_element_wise(b"\x01", values.cast(pa.binary()), b""))
+
+
+ENCODERS = {
+    "jsonb": _jsonb,
+    "text": _variable,
+    "bytea": _variable,
+    "geometry": _variable,  # PostGIS receives WKB; the column's SRID typmod fills in its SRID
+    "bigint": lambda v: _numbers(pc.cast(v, pa.int64()), ">i8"),
+    "integer": lambda v: _numbers(pc.cast(v, pa.int32()), ">i4"),
+    "double precision": lambda v: _numbers(pc.cast(v, pa.float64()), ">f8"),
+    "boolean": lambda v: _numbers(pc.cast(v, pa.uint8()), "u1"),
+    "date": _dates,
+    "timestamptz": _timestamps,
+}
+
+
+def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """pandas' Arrow-backed strings arrive chunked; the kernels here want one array."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def encode(columns: list[tuple[str, pa.Array | pa.ChunkedArray]]) -> io.BytesIO:
+    """The COPY ... (FORMAT binary) stream for rows given as (PostgreSQL type, values) columns."""
+    count = struct.pack("!h", len(columns))
+    fields = [ENCODERS[pg_type](_contiguous(values)) for pg_type, values in columns]
+    rows = pc.binary_join_element_wise(count, *fields, b"")
+    stream = io.BytesIO()
+    stream.write(HEADER)
+    if len(rows):
+        offsets = rows.buffers()[1]
+        start, end = np.frombuffer(offsets, np.int32)[[rows.offset, rows.offset + len(rows)]]
+        stream.write(memoryview(rows.buffers()[2])[start:end])
+    stream.write(TRAILER)
+    stream.seek(0)
+    return stream

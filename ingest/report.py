@@ -1,0 +1,191 @@
+"""Run reports for publishers: what was loaded, what was not and why, and what to fix.
+
+One Report is built from a dry run (a Checked) or from a run in the database (its ingest_run row,
+issue_log and quarantine), and written as JSON (for machines) and as one self-contained HTML page
+(no scripts, no external URLs: the map of rejected features is inline SVG). Every value that came
+from a publisher is escaped by Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from jinja2 import Environment, PackageLoader
+
+from ingest import issues
+from ingest.db import transaction
+from ingest.errors import RegionGISError
+from ingest.region import Source
+
+EXAMPLES = 5
+MAP_FEATURES = 2000
+MAP_PIXELS = 640
+MERGE_COUNTS = ["inserted", "updated", "unchanged", "retired"]
+COUNTS = ["input", "loaded", "quarantined", *MERGE_COUNTS]
+
+
+@dataclass
+class Report:
+    summary: dict[str, Any]
+    issues: pd.DataFrame
+    quarantined: gpd.GeoDataFrame  # row, reason, attributes (dict), geometry in the storage CRS
+    region_bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def filtered(self) -> int:
+        return self.issues.loc[self.issues["rule"] == "filtered-out", "row"].nunique()
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Issues grouped by rule, most frequent first, each with a few examples and the fix."""
+        found = self.issues.sort_values("row", kind="stable")
+        counts = found.groupby("rule").agg(
+            count=("row", "size"), features=("row", "nunique"), severity=("severity", "first")
+        )
+        examples = found.groupby("rule").head(EXAMPLES)
+        groups = []
+        for rule, row in counts.sort_values("count", ascending=False).iterrows():
+            sample = examples[examples["rule"] == rule].drop(columns=["rule", "severity"])
+            groups.append(
+                {
+                    "rule": rule,
+                    **row.to_dict(),
+                    "fix": issues.fix_for(rule),
+                    "examples": _records(sample),
+                }
+            )
+        return groups
+
+    def to_dict(self) -> dict[str, Any]:
+        quarantined = pd.DataFrame(self.quarantined.drop(columns="geometry"))
+        quarantined["wkt"] = shapely.to_wkt(self.quarantined.geometry.values, rounding_precision=3)
+        return {
+            **self.summary,
+            "filtered": self.filtered,
+            "rules": self.rules(),
+            "issue_log": _records(self.issues),
+            "quarantine": _records(quarantined),
+        }
+
+    def to_html(self) -> str:
+        env = Environment(loader=PackageLoader("ingest", "templates"), autoescape=True)
+        summary = self.summary
+        counts = {k: summary[k] for k in COUNTS if summary.get(k) is not None}
+        quarantined = _records(self.quarantined.drop(columns="geometry").head(100))
+        for record in quarantined:  # shown as the JSON text the publisher's values make
+            record["attributes"] = json.dumps(record["attributes"], ensure_ascii=False)
+        return env.get_template("report.html.j2").render(
+            summary=summary,
+            counts=counts,
+            filtered=self.filtered,
+            rules=self.rules(),
+            quarantined=quarantined,
+            map=_svg_map(self.quarantined, self.region_bbox),
+        )
+
+    def write(self, folder: Path, stem: str) -> tuple[Path, Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        json_path, html_path = folder / f"{stem}.json", folder / f"{stem}.html"
+        json_path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1, default=str))
+        html_path.write_text(self.to_html(), encoding="utf-8")
+        return json_path, html_path
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe records: NaN and NaT become null, timestamps ISO text."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+@dataclass
+class MapFeature:
+    row: Any
+    reason: str
+    svg: str  # shapely's SVG of our own geometry: numbers and fixed markup only
+
+
+def _svg_map(quarantined: gpd.GeoDataFrame, bbox: tuple | None) -> dict[str, Any] | None:
+    """An SVG drawing of the rejected features that have drawable coordinates, with the region."""
+    geoms = quarantined.geometry
+    drawable = geoms.notna() & ~geoms.is_empty
+    coords, at = shapely.get_coordinates(geoms.values, return_index=True)
+    finite_rows = np.unique(at[np.isfinite(coords).all(axis=1)])
+    drawable &= pd.Series(np.isin(np.arange(len(geoms)), finite_rows), index=geoms.index)
+    shown = quarantined[drawable].head(MAP_FEATURES)
+    if shown.empty:
+        return None
+    minx, miny, maxx, maxy = shown.total_bounds
+    if bbox:
+        minx, miny = min(minx, bbox[0]), min(miny, bbox[1])
+        maxx, maxy = max(maxx, bbox[2]), max(maxy, bbox[3])
+    size = max(maxx - minx, maxy - miny, 1.0)
+    pad, scale = size * 0.03, size / MAP_PIXELS
+    simplified = shapely.simplify(shown.geometry.values, scale)
+    features = [
+        MapFeature(row, reason, geom.svg(scale_factor=2 * scale))
+        for row, reason, geom in zip(shown["row"], shown["reason"], simplified, strict=True)
+    ]
+    return {
+        "view_box": f"{minx - pad} {miny - pad} {maxx - minx + 2 * pad} {maxy - miny + 2 * pad}",
+        "flip": f"matrix(1 0 0 -1 0 {miny + maxy})",
+        "region": None if not bbox else shapely.box(*bbox).exterior.coords[:],
+        "stroke": scale,
+        "features": features,
+        "left_out": int(drawable.sum()) - len(features),
+        "undrawable": int((~drawable).sum()),
+    }
+
+
+def from_checked(
+    checked: Any, source: Source, file_name: str, region_bbox: tuple | None = None
+) -> Report:
+    """The report of a dry run: what ingest would load, quarantine and log."""
+    reasons = checked.reasons
+    raw = checked.raw.loc[reasons.index]
+    attributes = _records(pd.DataFrame(raw.drop(columns=raw.geometry.name)))
+    quarantined = gpd.GeoDataFrame(
+        {"row": reasons.index, "reason": reasons.to_numpy(), "attributes": attributes},
+        geometry=checked.clean.geometry.loc[reasons.index].to_numpy(),
+    )
+    summary = asdict(checked.result(source)) | {"file": file_name, "dry_run": True}
+    summary |= dict.fromkeys(MERGE_COUNTS)  # only a load knows what it would change
+    return Report(summary, checked.issues.reset_index(drop=True), quarantined, region_bbox)
+
+
+def _query(cur, statement: str, run_id: int) -> pd.DataFrame:
+    cur.execute(statement, (run_id,))
+    return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def from_run(url: str, run_id: int, region_bbox: tuple | None = None) -> Report:
+    """The report of a run already in the database, from its run row, issue log and quarantine."""
+    with transaction(url) as cur:
+        run = _query(cur, "SELECT * FROM ingest_run WHERE id = %s", run_id)
+        found = _query(
+            cur,
+            "SELECT source_row AS row, field, rule, severity, message, value FROM issue_log "
+            "WHERE run_id = %s ORDER BY source_row",
+            run_id,
+        )
+        kept = _query(
+            cur,
+            "SELECT source_row AS row, reason, attributes, ST_AsBinary(geom) AS wkb "
+            "FROM quarantine WHERE run_id = %s ORDER BY source_row",
+            run_id,
+        )
+    if run.empty:
+        raise RegionGISError(f"no ingest run {run_id} in the database")
+    record = _records(run.drop(columns=["id", "backend_pid"], errors="ignore"))[0]
+    summary = record | {
+        "run_id": run_id,
+        "issues": found["rule"].value_counts().to_dict(),
+        "file": record["file_name"],
+        "dry_run": False,
+    }
+    geometry = shapely.from_wkb([bytes(b) if b is not None else None for b in kept.pop("wkb")])
+    return Report(summary, found, gpd.GeoDataFrame(kept, geometry=geometry), region_bbox)

@@ -1,0 +1,56 @@
+"""What a worker does with an upload job: check or ingest the dataset, and report on it.
+
+The ingest pipeline is used as a black box (ingest_file / check_file), and so is its report
+(ingest.report): the job keeps the counts, the issues by rule with examples and fixes, and the
+report's self-contained HTML, so any web server can show it whichever machine ran the job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from ingest import report
+from ingest.errors import ConfigError, UnreadableInput
+from ingest.pipeline import check_file, ingest_file
+from ingest.region import Region, Source
+from server.deployment import Deployment
+from server.jobs import Job, Outcome, Progress
+
+
+def _map_bbox(region: Region, deployment: Deployment, source: Source) -> tuple | None:
+    """The region's outline for the report map, when it is in the theme's storage CRS."""
+    same_crs = region.region.bbox_crs == deployment.protocols.themes[source.theme].storage_crs
+    return region.region.bbox if same_crs else None
+
+
+def _outcome(counts: dict, built: report.Report) -> Outcome:
+    return Outcome(counts | {"rules": built.rules()}, built.to_html())
+
+
+def run_upload_job(deployment: Deployment, job: Job, progress: Progress) -> Outcome:
+    region, protocols = deployment.region, deployment.protocols
+    source = region.sources.get(job.source)
+    if source is None:
+        raise ConfigError(f"source {job.source} is no longer configured on this worker")
+    path = Path(job.dataset_path)
+    if not path.exists():
+        raise UnreadableInput(
+            f"the upload is not at {path} on this worker; workers on other machines need "
+            "RGIS_UPLOAD_DIR on storage shared with the web server"
+        )
+    bbox = _map_bbox(region, deployment, source)
+    if job.kind == "check":
+        progress.update(0.1, "checking")
+        checked = check_file(path, source, region, protocols)
+        progress.update(0.9, "writing the report")
+        built = report.from_checked(checked, source, job.file_name, bbox)
+        return _outcome(asdict(checked.result(source)), built)
+
+    def loading(done: int, total: int | None) -> None:
+        progress.update(done / total if total else None, f"loading: {done:,} features read")
+
+    progress.update(0.02, "loading")
+    result = ingest_file(deployment.database_url, path, source, region, protocols, progress=loading)
+    progress.update(0.95, "writing the report")
+    return _outcome(asdict(result), report.from_run(deployment.database_url, result.run_id, bbox))

@@ -1,0 +1,247 @@
+"""Checks across member authorities' boundaries, on the demo region with its seeded cases.
+
+The seeded demo goes through the real path (`regiongis demo`'s ingest_all, which checks after
+every source) into a database of its own, so the clean demo the other tests use stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from ingest.boundaries import check_region, check_topology, issue_counts, load_boundaries
+from ingest.db import ensure_postgis, resolve_database_url, transaction
+from ingest.region import Region, load_region
+from protocols import Protocols
+from server.cli import main
+from server.commands.run import ingest_all
+from server.demo_boundary_cases import (
+    EDGE_MATCH_GAPS_M,
+    OVERLAP,
+    SLIVER,
+    Case,
+    add_boundary_cases,
+    boundary_cases,
+)
+from server.demo_data import write_demo_files
+from server.deployment import Deployment
+from server.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
+
+ROADWORKS_FOUND = {"dangling-end": 1, "duplicate": 1, "edge-match": 3, "out-of-area": 1}
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str
+    region: Region
+    cases: list[Case]
+    clean_boundaries: Path
+
+
+def _admin(url: str, statement: sql.Composable) -> None:
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory, protocols: Protocols) -> Iterator[Seeded]:
+    """The demo region with its boundary cases, ingested source by source, checked after each."""
+    folder = tmp_path_factory.mktemp("seeded-demo")
+    write_demo_files(folder)
+    clean = shutil.copy(folder / "boundaries.gpkg", folder.parent / "clean-boundaries.gpkg")
+    cases = boundary_cases(folder)
+    add_boundary_cases(folder)
+    region = load_region(DEFAULT_CONFIG_DIR, folder)
+    base = resolve_database_url(Settings().database_url, PROJECT_ROOT / ".regiongis")
+    name = f"regiongis_test_boundaries_{uuid.uuid4().hex[:8]}"
+    _admin(base, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = base.rsplit("/", 1)[0] + "/" + name
+    try:
+        ensure_postgis(url)
+        ingest_all(Deployment(Settings(), protocols, region, url))
+        yield Seeded(url, region, cases, Path(clean))
+    finally:
+        _admin(base, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
+    with transaction(url) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+def _expected(seeded: Seeded) -> set[tuple[str, str, str, str]]:
+    sources = seeded.region.sources
+    return {
+        (c.expect, sources[c.source].theme, sources[c.source].publisher, _reference(c))
+        for c in seeded.cases
+        if c.expect
+    }
+
+
+def _reference(case: Case) -> str:
+    return str(case.record.get("reference") or case.record["unit_id"])
+
+
+def test_every_seeded_case_is_found_and_nothing_on_the_clean_data(seeded: Seeded) -> None:
+    found = _rows(
+        seeded.url,
+        "SELECT kind, theme, publisher, reference FROM boundary_issues WHERE theme <> 'boundaries'",
+    )
+    assert sorted(found) == sorted(_expected(seeded))
+
+
+def test_the_sliver_gap_and_the_overlap_are_found_with_their_areas(seeded: Seeded) -> None:
+    found = _rows(
+        seeded.url,
+        "SELECT kind, publisher, other_publisher, area_m2 FROM boundary_issues "
+        "WHERE theme = 'boundaries' ORDER BY kind",
+    )
+    (gap_kind, *gap_between, gap_area), (overlap_kind, *overlap_between, overlap_area) = found
+    assert (gap_kind, sorted(gap_between)) == ("boundary-gap", sorted(SLIVER[:2]))
+    assert gap_area == pytest.approx(SLIVER[3] * SLIVER[4], rel=0.05)
+    assert (overlap_kind, sorted(overlap_between)) == ("boundary-overlap", sorted(OVERLAP[:2]))
+    assert overlap_area == pytest.approx(OVERLAP[3] * OVERLAP[4], rel=0.05)
+
+
+def test_councils_that_tile_exactly_have_no_gaps_or_overlaps(seeded: Seeded) -> None:
+    conn = psycopg2.connect(seeded.url)
+    try:
+        with conn.cursor() as cur:
+            load_boundaries(cur, seeded.clean_boundaries)
+            assert check_topology(cur) == {}
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_ends_that_miss_their_partner_are_reported_by_how_far(seeded: Seeded) -> None:
+    gaps = _rows(
+        seeded.url, "SELECT distance_m FROM boundary_issues WHERE kind = 'edge-match' ORDER BY 1"
+    )
+    assert [g for (g,) in gaps] == pytest.approx(list(EDGE_MATCH_GAPS_M), abs=0.01)
+
+
+def test_joined_ends_meet_at_one_shared_node_and_the_originals_are_kept(seeded: Seeded) -> None:
+    joints = _rows(
+        seeded.url,
+        "SELECT i.distance_m, ST_Distance(ST_EndPoint(a.geom), ST_EndPoint(b.geom)), "
+        "ST_Distance(ST_EndPoint(ca.geom), ST_EndPoint(cb.geom)), ca.end_shift_m, cb.end_shift_m, "
+        "ST_Equals(ca.end_node, i.geom) "
+        "FROM boundary_issues AS i "
+        "JOIN roadworks AS a ON a.fid = i.feature_fid JOIN roadworks AS b ON b.fid = i.other_fid "
+        "JOIN edge_corrections AS ca ON ca.fid = a.fid "
+        "JOIN edge_corrections AS cb ON cb.fid = b.fid "
+        "WHERE i.kind = 'edge-match'",
+    )
+    assert len(joints) == len(EDGE_MATCH_GAPS_M)
+    for gap, original, corrected, shift_a, shift_b, at_node in joints:
+        assert original == pytest.approx(gap, abs=1e-6)
+        assert corrected == pytest.approx(0, abs=1e-6)
+        assert shift_a == pytest.approx(gap / 2, abs=0.01)
+        assert shift_b == pytest.approx(gap / 2, abs=0.01)
+        assert at_node
+
+
+def test_an_end_with_no_partner_across_the_boundary_is_a_gap(seeded: Seeded) -> None:
+    [(publisher, neighbour, distance)] = _rows(
+        seeded.url,
+        "SELECT publisher, other_publisher, distance_m FROM boundary_issues "
+        "WHERE kind = 'dangling-end'",
+    )
+    assert (publisher, neighbour) == ("trentvale", "belvoir-vale")
+    assert distance == pytest.approx(4.0, abs=0.1)
+
+
+def test_the_duplicate_kept_is_the_one_whose_publishers_area_holds_it(seeded: Seeded) -> None:
+    decided = _rows(
+        seeded.url,
+        "SELECT d.theme, dropped.publisher, kept.publisher FROM duplicate_of AS d "
+        "JOIN boundary_issues AS i ON i.kind = 'duplicate' AND i.theme = d.theme "
+        "AND i.feature_fid = d.fid AND i.other_fid = d.kept_fid "
+        "JOIN LATERAL (SELECT i.publisher) AS dropped ON true "
+        "JOIN LATERAL (SELECT i.other_publisher AS publisher) AS kept ON true ORDER BY 1",
+    )
+    assert decided == [
+        ("roadworks", "soar-wreake", "trentvale"),
+        ("street-lighting", "trentvale", "soar-wreake"),
+    ]
+
+
+def test_the_merged_view_hides_duplicates_and_draws_corrected_lines(seeded: Seeded) -> None:
+    [(stored, merged, corrected)] = _rows(
+        seeded.url,
+        "SELECT (SELECT count(*) FROM roadworks), (SELECT count(*) FROM roadworks_merged), "
+        "(SELECT count(*) FROM roadworks_merged AS m JOIN edge_corrections AS c "
+        "ON c.theme = 'roadworks' AND c.fid = m.fid AND ST_Equals(c.geom, m.geom))",
+    )
+    assert merged == stored - 1
+    assert corrected == 2 * len(EDGE_MATCH_GAPS_M)
+
+
+def test_out_of_area_says_how_far_outside(seeded: Seeded) -> None:
+    [(publisher, distance)] = _rows(
+        seeded.url,
+        "SELECT publisher, distance_m FROM boundary_issues WHERE kind = 'out-of-area'",
+    )
+    assert publisher == "soar-wreake"
+    assert distance == pytest.approx(700, abs=5)
+
+
+def test_a_runs_counts_are_what_the_check_after_it_found(seeded: Seeded) -> None:
+    [(last_roadworks_run,)] = _rows(
+        seeded.url, "SELECT max(id) FROM ingest_run WHERE theme = 'roadworks'"
+    )
+    with transaction(seeded.url) as cur:
+        assert issue_counts(cur, run_id=last_roadworks_run) == ROADWORKS_FOUND
+        assert issue_counts(cur, theme="roadworks") == ROADWORKS_FOUND
+
+
+def test_checking_again_finds_the_same_issues(seeded: Seeded, protocols: Protocols) -> None:
+    query = "SELECT kind, theme, publisher, reference, round(distance_m) FROM boundary_issues"
+    before = sorted(_rows(seeded.url, query))
+    check_region(seeded.url, seeded.region, protocols)
+    assert sorted(_rows(seeded.url, query)) == before
+
+
+def test_cli_check_prints_counts_per_theme(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", seeded.url)
+    monkeypatch.setenv("RGIS_DATA_DIR", str(seeded.region.data_dir))
+    assert main(["boundaries", "check", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["roadworks"] == ROADWORKS_FOUND
+    assert found["street-lighting"] == {"duplicate": 1}
+    assert found["boundaries"] == {"boundary-gap": 1, "boundary-overlap": 1}
+
+
+def test_boundaries_and_issues_are_served_as_ogc_collections(
+    live_server: str, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    check_region(database_url, demo_region, protocols)
+    base = f"{live_server}/ogc/collections"
+    councils = httpx.get(f"{base}/boundaries/items", params={"f": "json"}).json()
+    assert {f["properties"]["publisher"] for f in councils["features"]} == {
+        "trentvale",
+        "soar-wreake",
+        "belvoir-vale",
+    }
+    [(stored,)] = _rows(database_url, "SELECT count(*) FROM boundary_issues")
+    issues = httpx.get(f"{base}/boundary-issues/items", params={"f": "json", "limit": 1000})
+    assert issues.status_code == 200
+    assert issues.json()["numberMatched"] == stored

@@ -1,0 +1,177 @@
+"""OGC API - Tiles: vector tiles read as maps read them (mapbox-vector-tile, GDAL's MVT driver)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import httpx
+import mapbox_vector_tile
+import psycopg2
+import pytest
+from psycopg2 import sql
+from pyproj import Transformer
+
+from protocols import Protocols
+from server.tiles import HALF_WORLD, MVT_TYPE
+from server.visibility import visible_fields
+
+TILES = "/ogc/collections/{}/tiles"
+ZOOM = 12
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    """(z, x, y) of the WebMercatorQuad tile holding a point."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y
+
+
+def busiest_tile(db, table: str) -> tuple[int, int, int]:
+    """The zoom-12 tile holding the most features of a table."""
+    size = 2 * HALF_WORLD / 2**ZOOM
+    query = sql.SQL(
+        "SELECT floor((ST_X(p) + %(h)s) / %(s)s)::int, floor((%(h)s - ST_Y(p)) / %(s)s)::int "
+        "FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 3857) p FROM {}) q "
+        "GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1"
+    )
+    db.execute(query.format(sql.Identifier(table)), {"h": HALF_WORLD, "s": size})
+    x, y = db.fetchone()
+    return ZOOM, x, y
+
+
+def tile_url(base: str, theme: str, z: int, x: int, y: int) -> str:
+    return f"{base}{TILES.format(theme)}/WebMercatorQuad/{z}/{y}/{x}"
+
+
+def fids_in_tile(db, table: str, z: int, x: int, y: int, margin: float) -> set[int]:
+    """The features PostGIS itself places in the tile widened by margin (in tile widths)."""
+    query = sql.SQL(
+        "SELECT fid FROM {} WHERE ST_Intersects(ST_Transform(geom, 3857), "
+        "ST_TileEnvelope(%s, %s, %s, margin => %s))"
+    )
+    db.execute(query.format(sql.Identifier(table)), (z, x, y, margin))
+    return {row[0] for row in db.fetchall()}
+
+
+@pytest.fixture(scope="module")
+def lighting_tile(live_server: str, demo_loaded, database_url: str):
+    """A busy tile, and the fids inside it and inside its 64/4096 buffer (plus rounding)."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        z, x, y = busiest_tile(cur, "street_lighting")
+        inside = fids_in_tile(cur, "street_lighting", z, x, y, 0)
+        buffered = fids_in_tile(cur, "street_lighting", z, x, y, 65 / 4096)
+    response = httpx.get(tile_url(live_server, "street-lighting", z, x, y))
+    return (z, x, y), (inside, buffered), response
+
+
+def test_tile_is_a_mapbox_vector_tile_with_the_features_postgis_places_there(lighting_tile):
+    _, (inside, buffered), response = lighting_tile
+    assert response.status_code == 200 and response.headers["content-type"] == MVT_TYPE
+    layer = mapbox_vector_tile.decode(response.content)["street-lighting"]
+    assert inside and inside <= {f["id"] for f in layer["features"]} <= buffered
+
+
+def test_tile_features_carry_only_the_public_protocol_fields(lighting_tile, protocols: Protocols):
+    layer = mapbox_vector_tile.decode(lighting_tile[2].content)["street-lighting"]
+    public = {f.name for f in visible_fields(protocols.themes["street-lighting"], public=True)}
+    assert all(set(f["properties"]) <= public for f in layer["features"])
+    assert any("unit_id" in f["properties"] for f in layer["features"])
+
+
+def test_gdal_mvt_driver_reads_the_tile(lighting_tile, tmp_path: Path):
+    (z, x, y), _, response = lighting_tile
+    expected = len(mapbox_vector_tile.decode(response.content)["street-lighting"]["features"])
+    path = tmp_path / str(z) / str(x) / f"{y}.pbf"  # GDAL georeferences a tile from z/x/y.pbf
+    path.parent.mkdir(parents=True)
+    path.write_bytes(response.content)
+    done = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"MVT:{path}", "street-lighting"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Feature Count: {expected}\n" in done.stdout
+
+
+def test_a_tile_the_client_holds_is_answered_304_by_its_etag(live_server: str, lighting_tile):
+    (z, x, y), _, response = lighting_tile
+    etag = response.headers["etag"]
+    again = httpx.get(
+        tile_url(live_server, "street-lighting", z, x, y), headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304 and again.headers["etag"] == etag
+    assert "max-age" in again.headers["cache-control"]
+
+
+def test_an_empty_tile_is_204(live_server: str, demo_loaded):
+    inland_elsewhere = tile_of(-3.0, 51.5, ZOOM)  # Wales: inside EPSG:27700, outside the region
+    response = httpx.get(tile_url(live_server, "street-lighting", *inland_elsewhere))
+    assert response.status_code == 204 and response.content == b""
+
+
+def test_a_tile_beyond_the_storage_crs_is_204(live_server: str, demo_loaded):
+    response = httpx.get(tile_url(live_server, "street-lighting", 3, 0, 0))  # the Pacific
+    assert response.status_code == 204
+
+
+def test_sensitive_themes_are_generalised_for_the_public(live_server, database_url, protocols):
+    """Water mains are critical infrastructure: the public tile snaps them to the public grid."""
+    theme = protocols.themes["water-mains"]
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        z, x, y = busiest_tile(cur, theme.table)
+    tile = httpx.get(tile_url(live_server, theme.id, z, x, y)).content
+    features = mapbox_vector_tile.decode(tile, default_options={"y_coord_down": True})[theme.id]
+    assert features["features"]
+    assert all("pressure_bar" not in f["properties"] for f in features["features"])
+    size = 2 * HALF_WORLD / 2**z
+    to_bng = Transformer.from_crs(3857, theme.storage_crs, always_xy=True)
+    grid, tolerance = theme.access.public_grid_m, 2 * size / 4096  # a tile unit is ~2.4 m at z12
+    for feature in features["features"]:
+        vertices = feature["geometry"]["coordinates"]  # those inside: edges are clip points
+        for px, py in [(px, py) for px, py in vertices if 0 < px < 4096 and 0 < py < 4096][:3]:
+            e, n = to_bng.transform(
+                -HALF_WORLD + (x + px / 4096) * size, HALF_WORLD - (y + py / 4096) * size
+            )
+            assert abs(e - round(e / grid) * grid) < tolerance
+            assert abs(n - round(n / grid) * grid) < tolerance
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["WebMercatorQuad/12/4096/0", "WebMercatorQuad/99/0/0", "WebMercatorQuad/12/a/1"],
+)
+def test_tile_indices_outside_the_matrix_are_a_400(live_server: str, path: str):
+    response = httpx.get(f"{live_server}{TILES.format('street-lighting')}/{path}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidParameterValue"
+
+
+def test_tiles_of_an_unknown_collection_are_a_404(live_server: str):
+    response = httpx.get(f"{live_server}{TILES.format('nowhere')}/WebMercatorQuad/1/0/0")
+    assert response.status_code == 404 and response.json()["code"] == "NotFound"
+
+
+def test_tileset_metadata_gives_the_template_zooms_bounds_and_fields(live_server, protocols):
+    url = f"{live_server}{TILES.format('street-lighting')}/WebMercatorQuad"
+    meta = httpx.get(url).json()
+    template = next(link for link in meta["links"] if link["rel"] == "item")["href"]
+    assert template.endswith("/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}")
+    assert meta["tiles"][0].endswith("/WebMercatorQuad/{z}/{y}/{x}")
+    assert meta["minzoom"] == 0 and meta["maxzoom"] >= 16 and len(meta["bounds"]) == 4
+    public = {f.name for f in visible_fields(protocols.themes["street-lighting"], public=True)}
+    assert set(meta["vector_layers"][0]["fields"]) == public
+
+
+def test_collections_link_to_their_tilesets(live_server: str):
+    collection = httpx.get(f"{live_server}/ogc/collections/street-lighting?f=json").json()
+    rels = {link["rel"]: link["href"] for link in collection["links"]}
+    tilesets = httpx.get(rels["http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"]).json()
+    assert tilesets["tilesets"][0]["tileMatrixSetURI"].endswith("/WebMercatorQuad")
+
+
+def test_the_tile_matrix_set_is_served_at_its_standard_path(live_server: str):
+    response = httpx.get(
+        f"{live_server}/ogc/tileMatrixSets/WebMercatorQuad?f=json", follow_redirects=True
+    )
+    assert response.status_code == 200 and response.json()["id"] == "WebMercatorQuad"
