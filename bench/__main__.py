@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ["ingest", "serve", "boundaries", "map_first_tile", "tiles"]
+BENCHMARKS = ["ingest", "serve", "boundaries", "map_first_tile", "tiles", "uploads"]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Ingest throughput: `regiongis ingest` (full harmonisation, validation, reprojection, merge with
 history) against `ogr2ogr -f PostgreSQL -t_srs EPSG:27700` (COPY mode) of the same GeoPackage
-layers into the same database, each including its spatial index.
+layers into the same database (one of the benchmark's own), each including its spatial index.
 
 Each of our loads runs in a subprocess, so its peak RSS (resource.getrusage) is its own; `--rss`
 adds the 5,000,000-point file, whose peak must stay under 1 GB however big the file gets.
@@ -24,6 +24,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from bench.boundaries import bench_database
 from ingest.db import resolve_database_url, transaction, url_parts
 from ingest.load import ensure_schema
 from protocols import load_protocols
@@ -89,7 +90,7 @@ def write_file(path: Path, points: int, lines: int) -> None:
         pyogrio.write_dataframe(frame.set_crs(4326), path, layer="lines", use_arrow=True)
 
 
-def load_in_child(path: Path, layer: str) -> dict:
+def load_in_child(path: Path, layer: str, url: str) -> dict:
     """Our ingest of one layer in a fresh process: seconds, result, peak RSS in MB."""
     started = time.perf_counter()
     proc = subprocess.run(
@@ -97,6 +98,7 @@ def load_in_child(path: Path, layer: str) -> dict:
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, "DATABASE_URL": url},
     )
     elapsed = time.perf_counter() - started
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -135,13 +137,10 @@ def time_ogr2ogr(path: Path, layer: str, url: str) -> float:
 
 
 def _forget(url: str) -> None:
-    sources = [source_doc(layer)["id"] for layer in LAYERS]
+    """Empty theme tables, as for a partnership's first load."""
     with transaction(url) as cur:
         ensure_schema(cur, list(load_protocols().themes.values()))
-        for table in ("roadworks", "roadworks_history"):
-            cur.execute(f"DELETE FROM {table} WHERE source = ANY(%s)", (sources,))  # noqa: S608
-        for layer in LAYERS:
-            cur.execute(f"DROP TABLE IF EXISTS bench_ogr2ogr_{layer}")
+        cur.execute("TRUNCATE roadworks, roadworks_history")
 
 
 def _report(layer: str, n: int, ours: dict, peer: float, again: dict) -> None:
@@ -154,32 +153,25 @@ def _report(layer: str, n: int, ours: dict, peer: float, again: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    settings = Settings()
-    url = resolve_database_url(settings.database_url, settings.state_dir)
     counts = {"points": args.points, "lines": args.lines}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, bench_database() as url:
+        _forget(url)
         path = Path(tmp) / "bench.gpkg"
         write_file(path, args.points, args.lines)
-        _forget(url)
-        try:
-            for layer in (name for name in LAYERS if counts[name]):
-                ours = load_in_child(path, layer)
-                again = load_in_child(path, layer)
-                peer = time_ogr2ogr(path, layer, url)
-                _report(layer, counts[layer], ours, peer, again)
-        finally:
-            _forget(url)
+        for layer in (name for name in LAYERS if counts[name]):
+            ours = load_in_child(path, layer, url)
+            again = load_in_child(path, layer, url)
+            peer = time_ogr2ogr(path, layer, url)
+            _report(layer, counts[layer], ours, peer, again)
         if args.rss:
+            _forget(url)
             run_rss(url, Path(tmp))
 
 
 def run_rss(url: str, folder: Path) -> None:
     path = folder / "rss.gpkg"
     write_file(path, RSS_POINTS, 0)
-    try:
-        ours = load_in_child(path, "points")
-    finally:
-        _forget(url)
+    ours = load_in_child(path, "points", url)
     assert ours["loaded"] == RSS_POINTS, ours
     print(f"RESULT ingest_5m_points_ours {RSS_POINTS / ours['seconds']:.0f} features/s")
     print(f"RESULT ingest_5m_points_peak_rss {ours['rss_mb']:.0f} MB")

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import uvicorn
 
+from ingest.db import resolve_database_url
 from server.app import create_app
 from server.commands.run import ingest_all
 from server.demo_data import write_demo_files
-from server.deployment import load_deployment
+from server.deployment import Deployment, load_parts
 from server.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,11 +43,13 @@ def _free_port() -> int:
 
 @contextmanager
 def demo_server(state_dir: Path) -> Iterator[str]:
+    database_url = resolve_database_url(Settings().database_url, Settings().state_dir)
     port = _free_port()
     settings = Settings(port=port, state_dir=state_dir, basemap_url="")
     data_dir = state_dir / "demo-data"
     write_demo_files(data_dir)
-    deployment = load_deployment(settings, data_dir)
+    protocols, region = load_parts(settings, data_dir)
+    deployment = Deployment(settings, protocols, region, database_url)
     ingest_all(deployment)
     server = uvicorn.Server(
         uvicorn.Config(create_app(deployment), host="127.0.0.1", port=port, log_level="warning")

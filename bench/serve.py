@@ -183,7 +183,7 @@ def wrk(url: str) -> Measured:
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw errors from {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    percentiles = [re.search(rf"{p}%\s+(\S+)", out) for p in (50, 99)]
+    percentiles = [re.search(rf"^\s+{p}%\s+(\S+)$", out, re.MULTILINE) for p in (50, 99)]
     p50, p99 = (_ms(m.group(1)) if m else float("nan") for m in percentiles)
     return Measured(rps, p50, p99)
 
@@ -318,7 +318,9 @@ def run(args: argparse.Namespace) -> None:
             env = env | {"RGIS_PORT": str(ports[name])}
             command = [*command, "--port", str(ports[name])]
             with running(name, command, env, f"{server.base}/collections?f=json"):
+                print(f"# {name}: load average before {os.getloadavg()[0]:.1f}", flush=True)
                 results[name] = measure(server, protocols, bbox)
+                print(f"# {name}: load average after {os.getloadavg()[0]:.1f}", flush=True)
     report(results)
 
 

@@ -24,6 +24,7 @@ from ingest import issues
 from ingest.db import connect, transaction
 from ingest.harmonise import harmonise
 from ingest.load import (
+    Copier,
     create_stage,
     ensure_schema,
     fail_dead_runs,
@@ -159,14 +160,14 @@ def _finish_run(cur: Cursor, result: RunResult) -> None:
 
 
 def _stage(
-    cur: Cursor, theme: ThemeSpec, checked: Checked, source: Source, run_id: int
+    copy: Copier, theme: ThemeSpec, checked: Checked, source: Source, run_id: int
 ) -> tuple[int, int]:
     """One checked batch into the staging table, quarantine and issue log: (staged, quarantined)."""
     loadable, reasons = checked.loadable, checked.reasons
-    stage_rows(cur, theme, loadable)
+    stage_rows(copy, theme, loadable)
     geoms = checked.clean.geometry
-    quarantine_rows(cur, theme, checked.raw, geoms, reasons, source=source.id, run_id=run_id)
-    record_issues(cur, checked.issues, run_id)
+    quarantine_rows(copy, theme, checked.raw, geoms, reasons, source=source.id, run_id=run_id)
+    record_issues(copy, checked.issues, run_id)
     return len(loadable), len(reasons)
 
 
@@ -186,15 +187,17 @@ def _load(
     result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
     found: Counter[str] = Counter()
     staged = 0
-    for raw in batches.frames:
-        checked = _check(raw, source, region, protocols)
-        in_stage, in_quarantine = _stage(cur, theme, checked, source, run_id)
-        staged += in_stage
-        result.quarantined += in_quarantine
-        found.update(checked.issues["rule"].value_counts().to_dict())
-        result.input += len(raw)
-        if progress is not None:
-            progress(result.input, batches.total)
+    with Copier(cur) as copy:
+        for raw in batches.frames:
+            checked = _check(raw, source, region, protocols)
+            in_stage, in_quarantine = _stage(copy, theme, checked, source, run_id)
+            staged += in_stage
+            result.quarantined += in_quarantine
+            found.update(checked.issues["rule"].value_counts().to_dict())
+            result.input += len(raw)
+            if progress is not None:
+                progress(result.input, batches.total)
+        copy.finish()
     merged = merge(
         cur,
         theme,

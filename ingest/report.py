@@ -98,8 +98,9 @@ class Report:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-safe records: NaN and NaT become null, timestamps ISO text."""
-    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+    """JSON-safe records: NaN, NaT and infinities become null, timestamps ISO text."""
+    text = frame.to_json(orient="records", date_format="iso", default_handler=str)
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 @dataclass

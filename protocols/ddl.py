@@ -54,14 +54,24 @@ def _columns(theme: ThemeSpec, fid: str) -> list[sql.Composable]:
 def _live_ddl(theme: ThemeSpec, schema: str) -> sql.Composed:
     table = sql.Identifier(schema, theme.table)
     columns = _columns(theme, "fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
-    key = sql.SQL(", ").join(map(sql.Identifier, ["source", *theme.natural_key]))
     return sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {table} ({columns}, UNIQUE ({key}));\n"
+        "CREATE TABLE IF NOT EXISTS {table} ({columns}, {key});\n"
         "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS valid_from timestamptz NOT NULL "
         "DEFAULT now();\n"
-    ).format(table=table, columns=sql.SQL(", ").join(columns), key=key) + geometry_index_ddl(
-        theme, schema
-    )
+    ).format(
+        table=table, columns=sql.SQL(", ").join(columns), key=natural_key_constraint(theme)
+    ) + geometry_index_ddl(theme, schema)
+
+
+def natural_key_name(theme: ThemeSpec) -> str:
+    """The name PostgreSQL itself gives such a constraint, so older tables match it too."""
+    return "_".join([theme.table, "source", *theme.natural_key, "key"])[:63]
+
+
+def natural_key_constraint(theme: ThemeSpec) -> sql.Composed:
+    """One feature per key per source; a bulk load drops it and adds it again with this."""
+    key = sql.SQL(", ").join(map(sql.Identifier, ["source", *theme.natural_key]))
+    return sql.SQL("CONSTRAINT {} UNIQUE ({})").format(sql.Identifier(natural_key_name(theme)), key)
 
 
 def geometry_index_ddl(theme: ThemeSpec, schema: str = "public") -> sql.Composed:

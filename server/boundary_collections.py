@@ -2,12 +2,19 @@
 
 Partners read `boundary-issues` in QGIS (filter by publisher, kind or theme) and the data-quality
 map draws it. Both tables have no protocol of their own, so they are served through pygeoapi's
-stock PostgreSQL provider, which reads whatever columns the table has.
+stock PostgreSQL provider, which reads whatever columns the table has. The tables are made (and
+the region's boundaries loaded) before they are served: pygeoapi drops every collection from its
+OpenAPI document when one collection's table is missing.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ingest.boundaries import sync_boundaries
+from ingest.boundaries.areas import ensure_schema
+from ingest.db import transaction, url_parts
+from ingest.region import Region
 
 BOUNDARIES_COLLECTION = "boundaries"
 ISSUES_COLLECTION = "boundary-issues"
@@ -36,8 +43,14 @@ DESCRIPTIONS = {
 }
 
 
-def boundary_collections(db: dict[str, Any], bbox_wgs84: list[float]) -> dict[str, Any]:
-    """pygeoapi resources for both tables; db is libpq keyword parameters (ingest.db.url_parts)."""
+def boundary_collections(
+    database_url: str, region: Region, bbox_wgs84: list[float]
+) -> dict[str, Any]:
+    """pygeoapi resources for both tables, which are made ready first."""
+    with transaction(database_url) as cur:
+        ensure_schema(cur)
+        sync_boundaries(cur, region)
+    db = url_parts(database_url)
     return {
         name: {
             "type": "collection",

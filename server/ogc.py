@@ -120,7 +120,7 @@ def pygeoapi_config(
         "resources": {
             t.id: _collection(t, protocols, region, database_url) for t in protocols.themes.values()
         }
-        | boundary_collections(url_parts(database_url), region_bbox_wgs84(region)),
+        | boundary_collections(database_url, region, region_bbox_wgs84(region)),
     }
 
 

@@ -27,6 +27,6 @@ def publishing_routes(deployment: Deployment, config: dict[str, Any]) -> list[Ro
         protocols, region, url, base, bbox
     )
     return [
-        *tiles.tile_routes(protocols.themes, Pool(url), base, bbox),
+        *tiles.tile_routes(protocols.themes, Pool(url, options=tiles.SESSION), base, bbox),
         *downloads.download_routes(protocols, region, url),
     ]

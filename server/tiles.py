@@ -35,6 +35,9 @@ TILING_SCHEME_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 MIN_ZOOM, MAX_ZOOM = 0, 22
 EXTENT, BUFFER = 4096, 64
 HALF_WORLD = 20037508.342789244  # Web Mercator's half-width in metres
+# A tile query is short: JIT compiling it (which ST_AsMVTGeom's cost estimate triggers) takes
+# longer than running it, and concurrent requests already keep every core busy.
+SESSION = "-c jit=off -c max_parallel_workers_per_gather=0"
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 ETAG = re.compile(r'(?:W/)?"(\d+)-([0-9a-f]+)"')
 
@@ -60,7 +63,7 @@ SELECT run.id, CASE WHEN run.id = %(known)s THEN NULL ELSE (
         WHERE geom && ST_Expand(ST_Transform(
             ST_Segmentize(ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857), %(step)s), {srid}
         ), {pad})
-    ) AS t WHERE geom IS NOT NULL
+    ) AS t
 ) END FROM run
 """
 

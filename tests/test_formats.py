@@ -12,9 +12,12 @@ import pyogrio
 import pytest
 import shapely
 
+from ingest.db import transaction
 from ingest.errors import UnreadableInput
+from ingest.load import ensure_schema
 from ingest.pipeline import ingest_file
 from ingest.region import Region, Source
+from protocols import Protocols
 
 SOURCE = {
     "id": "formats-roadworks",
@@ -90,7 +93,9 @@ FORMATS: dict[str, tuple[Callable[[Path], Path], dict]] = {
 
 
 @pytest.fixture(autouse=True)
-def _forget_formats_source(db) -> Iterator[None]:
+def _forget_formats_source(db, database_url: str, protocols: Protocols) -> Iterator[None]:
+    with transaction(database_url) as cur:
+        ensure_schema(cur, list(protocols.themes.values()))
     yield
     for table in ("roadworks", "roadworks_history"):
         db.execute(f"DELETE FROM {table} WHERE source = %s", (SOURCE["id"],))  # noqa: S608

@@ -21,6 +21,8 @@ import psycopg2
 import pytest
 import shapely
 
+from ingest.db import transaction
+from ingest.load import ensure_schema
 from ingest.pipeline import RunResult, ingest_file
 from ingest.region import Region, Source
 from protocols import Protocols
@@ -72,8 +74,10 @@ def write(frame: gpd.GeoDataFrame, folder: Path, name: str = "works.gpkg") -> Pa
 
 
 @pytest.fixture(autouse=True)
-def _forget_loading_sources(db) -> Iterator[None]:
+def _forget_loading_sources(db, database_url: str, protocols: Protocols) -> Iterator[None]:
     """Feeds count only the demo's rows, so each test leaves none of its own behind."""
+    with transaction(database_url) as cur:
+        ensure_schema(cur, list(protocols.themes.values()))
     yield
     for table in ("roadworks", "roadworks_history"):
         db.execute(f"DELETE FROM {table} WHERE source = ANY(%s)", (SOURCES,))  # noqa: S608
@@ -303,3 +307,21 @@ def test_a_run_left_running_by_a_dead_process_is_failed_by_the_next_run(
     db.execute("SELECT status, message FROM ingest_run WHERE id = %s", (dead,))
     status, message = db.fetchone()
     assert status == "failed" and "stopped before it finished" in message
+
+
+def test_a_bulk_load_builds_the_indexes_again_and_keeps_other_sources(
+    load, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ingest.load.BULK_ROWS", 100)  # bulk from 100 new features, not 50,000
+    db.execute("SELECT count(*) FROM roadworks WHERE source <> ALL(%s)", (SOURCES,))
+    others = db.fetchone()[0]
+    db.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE relname = 'roadworks'")
+    many = max(200, int(db.fetchone()[0]))  # at least a quarter of the theme: bulk
+    assert load(works([f"B-{i}" for i in range(many)])).inserted == many
+    db.execute(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'roadworks' ORDER BY 1",
+    )
+    indexes = [name for (name,) in db.fetchall()]
+    assert {"roadworks_geom_idx", "roadworks_source_reference_key"} <= set(indexes)
+    db.execute("SELECT count(*) FROM roadworks WHERE source <> ALL(%s)", (SOURCES,))
+    assert db.fetchone()[0] == others

@@ -59,12 +59,8 @@ class _FormState:
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
             "on_part_begin": self.part_begin,
-            "on_header_field": lambda d, s, e: setattr(
-                self, "header_name", self.header_name + d[s:e]
-            ),
-            "on_header_value": lambda d, s, e: setattr(
-                self, "header_value", self.header_value + d[s:e]
-            ),
+            "on_header_field": self.header_field,
+            "on_header_value": self.header_value_data,
             "on_header_end": self.header_end,
             "on_headers_finished": self.headers_finished,
             "on_part_data": self.part_data,
@@ -73,6 +69,12 @@ class _FormState:
 
     def part_begin(self) -> None:
         self.headers, self.value = {}, bytearray()
+
+    def header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_name += data[start:end]
+
+    def header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
 
     def header_end(self) -> None:
         self.headers[self.header_name.lower()] = self.header_value
