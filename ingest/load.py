@@ -81,12 +81,17 @@ def ensure_schema(cur: Cursor, themes: list[ThemeSpec]) -> None:
         "CREATE TABLE IF NOT EXISTS schema_applied "
         "(digest text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
     )
-    cur.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,))
-    if cur.fetchone():
+    tables = [name for theme in themes for name in (theme.table, history_table(theme))]
+    cur.execute(
+        "SELECT bool_and(to_regclass(t) IS NOT NULL) AND EXISTS "
+        "(SELECT 1 FROM schema_applied WHERE digest = %s) FROM unnest(%s::text[]) AS t",
+        (digest, tables),
+    )
+    if cur.fetchone()[0]:
         return
     for statement in ddl:
         cur.execute(statement)
-    cur.execute("INSERT INTO schema_applied (digest) VALUES (%s)", (digest,))
+    cur.execute("INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,))
 
 
 def lock_source(cur: Cursor, source: str) -> datetime:

@@ -10,11 +10,12 @@ import importlib
 import json
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
 from pyproj import Transformer
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.db import url_parts
 from ingest.region import Region
@@ -143,8 +144,21 @@ def mount_pygeoapi(config: dict[str, Any], workdir: Path) -> ASGIApp:
     os.environ["PYGEOAPI_CONFIG"] = str(config_file)
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_file)
     module = importlib.import_module("pygeoapi.starlette_app")
-    module.api_ = API(config, openapi)
-    return FeaturesFront(module.APP, config)
+    return FeaturesFront(_OwnAPI(module, API(config, openapi)), config)
+
+
+class _OwnAPI:
+    """pygeoapi's routes read the module-global `api_` as each request starts; this app makes it
+    its own first, so several apps in one process (tests, embedding) each answer with their own
+    configuration and base URL instead of the last one built."""
+
+    def __init__(self, module: ModuleType, api: Any) -> None:
+        self.module, self.api = module, api
+        module.api_ = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.module.api_ = self.api
+        await self.module.APP(scope, receive, send)
 
 
 def _write_atomically(path: Path, text: str) -> None:
