@@ -1,7 +1,7 @@
 """Time from navigation to the first drawn features of the demo map: vector tiles against the
 same map drawing the same themes from the GeoJSON items feed (the skeleton's map, ?source=geojson).
 
-The demo region is written and ingested into the configured database (as `regiongis demo` does),
+The demo region is written and ingested into a scratch database beside the configured one,
 served by the real app on a free loopback port, and opened in headless Chromium with a cold cache
 for every run. The page marks `regional-map:first-feature` when a tile or feed first draws a
 feature (maps/static/regional-map.js); the mark's time is measured from navigation start.
@@ -15,13 +15,15 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
+from psycopg2 import sql
 
-from ingest.db import resolve_database_url
+from ingest.db import connect, ensure_postgis, resolve_database_url
 from server.app import create_app
 from server.commands.run import ingest_all
 from server.demo_data import write_demo_files
@@ -42,8 +44,27 @@ def _free_port() -> int:
 
 
 @contextmanager
-def demo_server(state_dir: Path) -> Iterator[str]:
-    database_url = resolve_database_url(Settings().database_url, Settings().state_dir)
+def scratch_database() -> Iterator[str]:
+    """A throwaway database beside the configured one, so the map shows the demo and nothing else
+    (the configured database may hold other benchmarks' 100,000-row themes)."""
+    base = resolve_database_url(Settings().database_url, Settings().state_dir)
+    name = f"regiongis_bench_map_{uuid.uuid4().hex[:8]}"
+    admin = connect(base)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = base.rsplit("/", 1)[0] + "/" + name
+        ensure_postgis(url)
+        yield url
+    finally:
+        admin.cursor().execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.close()
+
+
+@contextmanager
+def demo_server(state_dir: Path, database_url: str) -> Iterator[str]:
     port = _free_port()
     settings = Settings(port=port, state_dir=state_dir, basemap_url="")
     data_dir = state_dir / "demo-data"
@@ -81,7 +102,8 @@ def run(args: argparse.Namespace) -> None:
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        demo_server(Path(tmp)) as base,
+        scratch_database() as database_url,
+        demo_server(Path(tmp), database_url) as base,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(

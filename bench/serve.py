@@ -174,16 +174,20 @@ def _ms(text: str) -> float:
 
 def wrk(url: str) -> Measured:
     done = subprocess.run(
-        ["wrk", "-t2", "-c10", f"-d{WRK_SECONDS}s", "--latency", url],
+        ["wrk", "-t2", "-c10", f"-d{WRK_SECONDS}s", "--timeout", "60s", "--latency", url],
         capture_output=True,
         text=True,
         check=True,
     )
     out = done.stdout
+    if errors := re.search(r"Socket errors:.*", out):
+        print(f"# {url}: {errors.group(0)} (those requests are not counted)", flush=True)
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw errors from {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    percentiles = [re.search(rf"^\s+{p}%\s+(\S+)$", out, re.MULTILINE) for p in (50, 99)]
+    percentiles = [
+        re.search(rf"^\s+{p}(?:\.0+)?%\s+(\S+)\s*$", out, re.MULTILINE) for p in (50, 99)
+    ]
     p50, p99 = (_ms(m.group(1)) if m else float("nan") for m in percentiles)
     return Measured(rps, p50, p99)
 

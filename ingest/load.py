@@ -194,7 +194,9 @@ def _ewkb(geoms: gpd.GeoSeries, srid: int) -> pa.Array:
 
 
 def _attributes_json(raw: pd.DataFrame) -> pa.Array:
-    records = json.loads(raw.drop(columns="geometry").to_json(orient="records", date_format="iso"))
+    text = raw.drop(columns="geometry").to_json(orient="records", date_format="iso")
+    # pandas writes non-finite floats as Infinity/NaN, which jsonb refuses: keep them as null.
+    records = json.loads(text, parse_constant=lambda _: None)
     return pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.pipeline import Checked, check_file, ingest_file
@@ -258,8 +258,21 @@ def assert_stored(cur, result, written: int, source: Source) -> None:
     assert cur.fetchone() == (result.input, result.loaded, result.quarantined)
 
 
+HUGE_NUMBER = [  # a float pandas' JSON writer rounds past the largest double, to Infinity
+    {
+        "type": "Feature",
+        "properties": {
+            **dict.fromkeys(["ref", "kind", "state", "ends", "who"]),
+            "starts": 1.7976931348e308,
+        },
+        "geometry": None,
+    }
+]
+
+
 @settings(max_examples=20, **SETTINGS)
 @given(rows=features)
+@example(rows=HUGE_NUMBER)
 def test_every_geojson_feature_is_stored_or_quarantined_in_postgis(
     rows, scratch, database_url, cursor
 ) -> None:
