@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -193,10 +194,15 @@ def _ewkb(geoms: gpd.GeoSeries, srid: int) -> pa.Array:
     return pa.array(shapely.to_wkb(values, include_srid=True), pa.binary())
 
 
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 def _attributes_json(raw: pd.DataFrame) -> pa.Array:
     text = raw.drop(columns="geometry").to_json(orient="records", date_format="iso")
     # pandas writes non-finite floats as Infinity/NaN, which jsonb refuses: keep them as null.
-    records = json.loads(text, parse_constant=lambda _: None)
+    records = json.loads(text, parse_constant=lambda _: None, parse_float=_finite_or_none)
     return pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
 
 

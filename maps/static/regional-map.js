@@ -177,8 +177,13 @@
     L.popup().setLatLng(latlng).setContent(popupContent(theme, properties)).openOn(map);
   }
 
+  /* 512-pixel tiles, each drawn from the server's tile one zoom level up: a quarter of the
+     requests of 256-pixel tiles for the same view, which is what the first paint waits on. */
   function tileThemeLayer(theme) {
-    const layer = L.vectorGrid.protobuf(theme.tilesUrl, {
+    const layer = L.vectorGrid.protobuf(theme.tilesUrl.replace("{z}", "{parentZ}"), {
+      tileSize: 512,
+      minZoom: 1,
+      parentZ: (data) => data.z - 1,
       rendererFactory: L.canvas.tile,
       interactive: true,
       vectorTileLayerStyles: { [theme.id]: (properties) => tileStyle(theme, properties) },
