@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 import maps
 from server.access import Access
 from server.boundaries import boundaries_geojson
+from server.boundary_collections import ISSUES_COLLECTION
 from server.deployment import Deployment
 from server.ogc import mount_pygeoapi, pygeoapi_config, region_bbox_wgs84
 from server.portal_data import QUARANTINE_PATH, portal_routes, theme_publishers
@@ -24,7 +25,6 @@ from server.publishing import publishing_routes
 from server.upload.routes import upload_routes
 
 BOUNDARIES_PATH = "/region/boundaries.geojson"
-BOUNDARY_ISSUES = "boundary_issues"
 
 
 def _basemap(deployment: Deployment) -> maps.Basemap | None:
@@ -48,7 +48,7 @@ def _map_page(deployment: Deployment, has_boundaries: bool) -> str:
 
 def _quality_map(deployment: Deployment, has_boundaries: bool, boundary_checks: bool) -> str:
     bbox = region_bbox_wgs84(deployment.region)
-    issues_url = f"/ogc/collections/{BOUNDARY_ISSUES}/items?f=json&limit=10000"
+    issues_url = f"/ogc/collections/{ISSUES_COLLECTION}/items?f=json&limit=10000"
     return maps.build_quality_map(
         title=f"Data quality: {deployment.region.region.title}",
         bounds_wgs84=(bbox[0], bbox[1], bbox[2], bbox[3]),
@@ -72,7 +72,7 @@ def create_app(deployment: Deployment) -> Starlette:
     ogc = mount_pygeoapi(config, Path(settings.state_dir) / "pygeoapi")
     boundaries = boundaries_geojson(deployment.region)
     page = _map_page(deployment, boundaries is not None)
-    boundary_checks = BOUNDARY_ISSUES in config["resources"]
+    boundary_checks = ISSUES_COLLECTION in config["resources"]
     quality_map = _quality_map(deployment, boundaries is not None, boundary_checks)
     access = Access.open(deployment.database_url, deployment.region)  # tokens, audit log
 

@@ -35,7 +35,7 @@ def serve(deployment: Deployment, workers: int = 1) -> None:
 
     settings = deployment.settings
     base = settings.base_url
-    print(f"\nPublic map:      {base}/\nOGC API:         {base}/ogc")
+    print(f"\nPortal:          {base}/\nPublic map:      {base}/map\nOGC API:         {base}/ogc")
     print(f"QGIS / GDAL:     ogrinfo OAPIF:{base}/ogc\nPress Ctrl-C to stop.\n", flush=True)
     serve_app(lambda: create_app(deployment), settings.host, settings.port, workers)
 
