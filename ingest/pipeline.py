@@ -183,6 +183,7 @@ def _load(
     """Stage every batch, then merge: all in the caller's transaction, under the source's lock."""
     theme = protocols.themes[source.theme]
     at = lock_source(cur, source.id)
+    fail_dead_runs(cur, source.id)  # again: a killed run's backend may only now have let go
     create_stage(cur, theme)
     result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
     found: Counter[str] = Counter()
