@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg2
 from psycopg2 import sql
 
 from ingest.boundaries import check_theme
 from ingest.boundaries.areas import ensure_schema
-from ingest.db import ensure_postgis, resolve_database_url, transaction
+from ingest.db import resolve_database_url, scratch_database, transaction
 from protocols import ThemeSpec, load_protocols
 from protocols.ddl import theme_table_ddl
 from server.settings import Settings
@@ -71,21 +69,8 @@ SELECT count(*) FROM {table} AS a JOIN {table} AS b
 def bench_database() -> Iterator[str]:
     """A database of its own, dropped afterwards, so the benchmark touches nobody's data."""
     base = resolve_database_url(Settings().database_url, Settings().state_dir)
-    name = f"regiongis_bench_boundaries_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = base.rsplit("/", 1)[0] + "/" + name
-        ensure_postgis(url)
+    with scratch_database(base, "regiongis_bench_boundaries") as url:
         yield url
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        admin.close()
 
 
 def _fill(url: str, theme: ThemeSpec, n: int) -> None:

@@ -13,21 +13,18 @@ import argparse
 import socket
 import statistics
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import uvicorn
 from psycopg2 import sql
 
 from ingest.db import connect, ensure_postgis, resolve_database_url
-from server.app import create_app
 from server.commands.run import ingest_all
 from server.demo_data import write_demo_files
 from server.deployment import Deployment, load_parts
+from server.inprocess import serving
 from server.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,18 +69,8 @@ def demo_server(state_dir: Path, database_url: str) -> Iterator[str]:
     protocols, region = load_parts(settings, data_dir)
     deployment = Deployment(settings, protocols, region, database_url)
     ingest_all(deployment)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(deployment), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield settings.base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(deployment) as base_url:
+        yield base_url
 
 
 def first_feature_ms(browser, url: str) -> float:

@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,6 @@ from pathlib import Path
 import geopandas as gpd
 import httpx
 import numpy as np
-import uvicorn
 import yaml
 from psycopg2 import sql
 
@@ -34,8 +32,8 @@ from bench.ingest import FIELDS, time_ogr2ogr
 from ingest.db import resolve_database_url, transaction
 from server.access import Access, Role
 from server.access.tokens import create_token
-from server.app import create_app
 from server.deployment import Deployment, load_parts
+from server.inprocess import serving
 from server.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
 
 FEATURES = 10_000
@@ -82,23 +80,6 @@ def _write(path: Path) -> None:
         crs=4326,
     )
     frame.to_file(path, layer=LAYER, driver="GPKG")
-
-
-@contextmanager
-def _serving(deployment: Deployment) -> Iterator[str]:
-    settings = deployment.settings
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(deployment), port=settings.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield settings.base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager
@@ -191,7 +172,7 @@ def run(args: argparse.Namespace) -> None:
         path = folder / "bench.gpkg"
         _write(path)
         try:
-            with _serving(deployment) as base, httpx.Client(base_url=base, timeout=600) as client:
+            with serving(deployment) as base, httpx.Client(base_url=base, timeout=600) as client:
                 access = Access.open(url, region)
                 with transaction(access.url) as cur:
                     issued = create_token(cur, PUBLISHER, Role.UPLOADER, None, "bench")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from ingest.errors import DatabaseUnavailable
 from ingest.pgcluster import EmbeddedCluster, cluster_folder
@@ -51,6 +53,32 @@ def transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
             yield cur
     finally:
         conn.close()
+
+
+def _autocommit(url: str, statement: sql.Composable) -> None:
+    conn = connect(url)
+    conn.autocommit = True  # CREATE/DROP DATABASE cannot run inside a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+@contextmanager
+def scratch_database(base_url: str, prefix: str) -> Iterator[str]:
+    """A fresh database with PostGIS beside base_url's, dropped afterwards (tests, benchmarks)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _autocommit(base_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = base_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        ensure_postgis(url)
+        yield url
+    finally:
+        _autocommit(
+            base_url,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+        )
 
 
 def ensure_postgis(url: str) -> None:

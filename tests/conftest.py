@@ -8,49 +8,30 @@ run with the install command; nothing is skipped.
 from __future__ import annotations
 
 import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
-import uvicorn
-from psycopg2 import sql
 
-from ingest.db import ensure_postgis, resolve_database_url
+from ingest.db import resolve_database_url, scratch_database
 from ingest.pipeline import RunResult, ingest_region
 from ingest.region import Region, load_region
 from protocols import Protocols, load_protocols
-from server.app import create_app
 from server.demo_data import write_demo_files
 from server.deployment import Deployment
+from server.inprocess import serving
 from server.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
 
 ARTEFACTS = PROJECT_ROOT / "tests" / "artefacts"
-
-
-def _admin(url: str, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh database with PostGIS on the configured server or the embedded cluster."""
     base = resolve_database_url(Settings().database_url, PROJECT_ROOT / ".regiongis")
-    name = f"regiongis_test_{uuid.uuid4().hex[:10]}"
-    _admin(base, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = base.rsplit("/", 1)[0] + "/" + name
-    ensure_postgis(url)
-    yield url
-    _admin(base, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(base, "regiongis_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -92,18 +73,8 @@ def live_server(
     port = _free_port()
     # No base map: the browser tests block every host but this one (tests/browser.py).
     settings = Settings(port=port, state_dir=tmp_path_factory.mktemp("state"), basemap_url="")
-    app = create_app(Deployment(settings, protocols, demo_region, database_url))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the regiongis server did not start")
-        time.sleep(0.05)
-    yield settings.base_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(Deployment(settings, protocols, demo_region, database_url)) as base_url:
+        yield base_url
 
 
 @pytest.fixture()

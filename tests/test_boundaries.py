@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,9 @@ from pathlib import Path
 import httpx
 import psycopg2
 import pytest
-from psycopg2 import sql
 
 from ingest.boundaries import check_region, check_topology, issue_counts, load_boundaries
-from ingest.db import ensure_postgis, resolve_database_url, transaction
+from ingest.db import resolve_database_url, scratch_database, transaction
 from ingest.region import Region, load_region
 from protocols import Protocols
 from server.cli import main
@@ -47,16 +45,6 @@ class Seeded:
     clean_boundaries: Path
 
 
-def _admin(url: str, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory, protocols: Protocols) -> Iterator[Seeded]:
     """The demo region with its boundary cases, ingested source by source, checked after each."""
@@ -67,15 +55,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, protocols: Protocols) -> It
     add_boundary_cases(folder)
     region = load_region(DEFAULT_CONFIG_DIR, folder)
     base = resolve_database_url(Settings().database_url, PROJECT_ROOT / ".regiongis")
-    name = f"regiongis_test_boundaries_{uuid.uuid4().hex[:8]}"
-    _admin(base, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = base.rsplit("/", 1)[0] + "/" + name
-    try:
-        ensure_postgis(url)
+    with scratch_database(base, "regiongis_test_boundaries") as url:
         ingest_all(Deployment(Settings(), protocols, region, url))
         yield Seeded(url, region, cases, Path(clean))
-    finally:
-        _admin(base, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _rows(url: str, query: str, params: tuple = ()) -> list[tuple]:

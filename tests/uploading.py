@@ -20,16 +20,15 @@ from typing import Any
 import httpx
 import psycopg2
 import pytest
-import uvicorn
 import yaml
 from psycopg2 import sql
 
 from ingest.db import transaction
 from server.access import Access, Role
 from server.access.tokens import create_token
-from server.app import create_app
 from server.commands.worker import upload_worker
 from server.deployment import Deployment, load_parts
+from server.inprocess import serving
 from server.settings import DEFAULT_CONFIG_DIR, Settings
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -89,27 +88,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@contextmanager
-def serving(deployment: Deployment) -> Iterator[str]:
-    """The real app under uvicorn on the deployment's port; yields its base URL."""
-    settings = deployment.settings
-    app = create_app(deployment)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the regiongis server did not start")
-        time.sleep(0.05)
-    try:
-        yield settings.base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ingest import report
+from ingest.boundaries import check_after_ingest
 from ingest.errors import ConfigError, UnreadableInput
 from ingest.pipeline import check_file, ingest_file
 from ingest.region import Region, Source
@@ -52,5 +53,9 @@ def run_upload_job(deployment: Deployment, job: Job, progress: Progress) -> Outc
 
     progress.update(0.02, "loading")
     result = ingest_file(deployment.database_url, path, source, region, protocols, progress=loading)
+    progress.update(0.9, "checking across authority boundaries")
+    check_after_ingest(
+        deployment.database_url, region, protocols.themes[source.theme], result.run_id
+    )
     progress.update(0.95, "writing the report")
     return _outcome(asdict(result), report.from_run(deployment.database_url, result.run_id, bbox))
