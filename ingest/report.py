@@ -20,6 +20,7 @@ import shapely
 from jinja2 import Environment, PackageLoader
 
 from ingest import issues
+from ingest.boundaries import issue_counts
 from ingest.db import transaction
 from ingest.errors import RegionGISError
 from ingest.region import Source
@@ -163,6 +164,12 @@ def _query(cur, statement: str, run_id: int) -> pd.DataFrame:
     return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 
+def _boundary_counts(cur, run_id: int) -> dict[str, int]:
+    """What the cross-boundary checks after this run found; none where they never ran."""
+    cur.execute("SELECT to_regclass('boundary_check') IS NOT NULL")
+    return issue_counts(cur, run_id=run_id) if cur.fetchone()[0] else {}
+
+
 def from_run(url: str, run_id: int, region_bbox: tuple | None = None) -> Report:
     """The report of a run already in the database, from its run row, issue log and quarantine."""
     with transaction(url) as cur:
@@ -179,6 +186,7 @@ def from_run(url: str, run_id: int, region_bbox: tuple | None = None) -> Report:
             "FROM quarantine WHERE run_id = %s ORDER BY source_row",
             run_id,
         )
+        crossings = _boundary_counts(cur, run_id)
     if run.empty:
         raise RegionGISError(f"no ingest run {run_id} in the database")
     record = _records(run.drop(columns=["id", "backend_pid"], errors="ignore"))[0]
@@ -187,6 +195,7 @@ def from_run(url: str, run_id: int, region_bbox: tuple | None = None) -> Report:
         "issues": found["rule"].value_counts().to_dict(),
         "file": record["file_name"],
         "dry_run": False,
+        "boundary_issues": crossings,
     }
     geometry = shapely.from_wkb([bytes(b) if b is not None else None for b in kept.pop("wkb")])
     return Report(summary, found, gpd.GeoDataFrame(kept, geometry=geometry), region_bbox)

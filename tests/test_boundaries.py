@@ -16,6 +16,7 @@ import httpx
 import psycopg2
 import pytest
 
+from ingest import report
 from ingest.boundaries import check_region, check_topology, issue_counts, load_boundaries
 from ingest.db import resolve_database_url, scratch_database, transaction
 from ingest.region import Region, load_region
@@ -191,6 +192,14 @@ def test_a_runs_counts_are_what_the_check_after_it_found(seeded: Seeded) -> None
     with transaction(seeded.url) as cur:
         assert issue_counts(cur, run_id=last_roadworks_run) == ROADWORKS_FOUND
         assert issue_counts(cur, theme="roadworks") == ROADWORKS_FOUND
+
+
+def test_a_runs_report_carries_what_the_checks_after_it_found(seeded: Seeded) -> None:
+    [(last_roadworks_run,)] = _rows(
+        seeded.url, "SELECT max(id) FROM ingest_run WHERE theme = 'roadworks'"
+    )
+    built = report.from_run(seeded.url, last_roadworks_run)
+    assert built.summary["boundary_issues"] == ROADWORKS_FOUND
 
 
 def test_checking_again_finds_the_same_issues(seeded: Seeded, protocols: Protocols) -> None:
