@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 import maps
 from server.access import Access
+from server.access.signin import partners_only, signin_routes
 from server.boundaries import boundaries_geojson
 from server.boundary_collections import ISSUES_COLLECTION
 from server.deployment import Deployment
@@ -69,7 +70,7 @@ def create_app(deployment: Deployment) -> Starlette:
         (settings.default_items, settings.max_items),
     )
     publishing = publishing_routes(deployment, config)  # tiles, downloads, catalogue
-    ogc = mount_pygeoapi(config, Path(settings.state_dir) / "pygeoapi")
+    ogc = mount_pygeoapi(config, Path(settings.state_dir) / "pygeoapi", {ISSUES_COLLECTION})
     boundaries = boundaries_geojson(deployment.region)
     page = _map_page(deployment, boundaries is not None)
     boundary_checks = ISSUES_COLLECTION in config["resources"]
@@ -79,7 +80,7 @@ def create_app(deployment: Deployment) -> Starlette:
     async def regional_map(request: Request) -> Response:
         return HTMLResponse(page)
 
-    async def quality_map_page(request: Request) -> Response:
+    def quality_map_page(request: Request) -> Response:
         return HTMLResponse(quality_map)
 
     async def region_boundaries(request: Request) -> Response:
@@ -93,7 +94,8 @@ def create_app(deployment: Deployment) -> Starlette:
     app = Starlette(
         routes=[
             Route("/map", regional_map),
-            Route("/quality/map", quality_map_page),
+            Route("/quality/map", partners_only(quality_map_page, page=True)),
+            *signin_routes(),
             *portal_routes(deployment, boundary_checks),
             Route(BOUNDARIES_PATH, region_boundaries),
             Route("/healthz", health),

@@ -29,15 +29,16 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ingest.db import connect
-from ingest.region import Region
-from protocols import Protocols, ThemeSpec
+from protocols import ThemeSpec
+from server.access.reading import refusal
+from server.access.refusals import Refused
 from server.features import crs as crs_
 from server.features import sql as feature_sql
-from server.features.collection import Collection, property_schemas
+from server.features.collection import Collection
 from server.features.errors import OGCError, not_found
 from server.features.params import FeatureRequest, parse_items_request
 from server.features.sql import conditions, feature_json
-from server.visibility import generalised_grid
+from server.visibility import view_for
 
 BATCH = 10_000
 PAGING = ("limit", "offset", "after", "skipGeometry")  # a download holds every match
@@ -72,7 +73,6 @@ class Selection:
     collection: Collection
     request: FeatureRequest
     format: Format
-    grid: int | None = None  # snap geometry to this grid (sensitive themes, for the public)
 
     @property
     def names(self) -> list[str]:
@@ -89,7 +89,7 @@ class Selection:
         return f"{self.collection.id}-{date.today().isoformat()}.{self.format.key}"
 
 
-def select(collection: Collection, params: dict[str, str], grid: int | None = None) -> Selection:
+def select(collection: Collection, params: dict[str, str]) -> Selection:
     """The items request grammar (bbox, datetime, property=value, CQL2 filter, crs) minus paging;
     the CRS defaults to the storage CRS, or CRS84 for GeoJSON as RFC 7946 expects."""
     fmt = FORMATS.get(params.pop("f", "gpkg"))
@@ -99,29 +99,14 @@ def select(collection: Collection, params: dict[str, str], grid: int | None = No
         raise OGCError(f"a download holds every matching feature; drop {', '.join(paging)}")
     storage = crs_.CRS84 if fmt.key == "geojson" else crs_.epsg_uri(collection.srid)
     params.setdefault("crs", storage)
-    return Selection(collection, parse_items_request(params, collection, (1, 1)), fmt, grid)
-
-
-def _source(selection: Selection) -> feature_sql.Statement:
-    """The rows as `t`; with a grid, their geometry generalised before any filter sees it."""
-    collection, request = selection.collection, selection.request
-    plain = feature_sql.source(collection, request.as_of)
-    if selection.grid is None:
-        return plain
-    head = sql.SQL("(SELECT t.fid, ST_SnapToGrid(t.geom, {}) AS geom, {} FROM ").format(
-        sql.Literal(selection.grid), sql.SQL(", ").join(_columns(list(collection.properties)))
-    )
-    wrapped = feature_sql.Statement().add(head)
-    wrapped.parts.extend(plain.parts)
-    wrapped.params.extend(plain.params)
-    return wrapped.add(sql.SQL(") AS t"))
+    return Selection(collection, parse_items_request(params, collection, (1, 1)), fmt)
 
 
 def _rows(url: str, selection: Selection, columns: sql.Composable) -> Iterator[list[tuple]]:
     """Batches from a server-side cursor, on a connection of the download's own."""
     collection, request = selection.collection, selection.request
     statement = feature_sql.Statement().add(sql.SQL("SELECT {} FROM ").format(columns))
-    for part in (_source(selection), conditions(collection, request)):
+    for part in (feature_sql.source(collection, request.as_of), conditions(collection, request)):
         statement.parts.extend(part.parts)
         statement.params.extend(part.params)
     statement.add(sql.SQL(" ORDER BY t.fid"))
@@ -273,34 +258,18 @@ def collection_links(theme: ThemeSpec, base_url: str) -> list[dict[str, str]]:
     ]
 
 
-def theme_collection(theme: ThemeSpec, protocols: Protocols, publishers: dict[str, str]):
-    """The theme as the feature routes see it, so downloads filter exactly as /items does."""
-    return Collection(
-        id=theme.id,
-        title=theme.title,
-        table=theme.table,
-        schema="public",
-        srid=theme.storage_crs,
-        geometry_types=tuple(theme.geometry_types),
-        properties=property_schemas(theme, protocols, publishers),
-    )
-
-
-def download_routes(protocols: Protocols, region: Region, database_url: str) -> list[Route]:
-    publishers = {p.id: p.name for p in region.publishers}
-    themes = protocols.themes
-    collections = {t.id: theme_collection(t, protocols, publishers) for t in themes.values()}
-
+def download_routes(collections: dict[str, Collection], database_url: str) -> list[Route]:
     def download(request: Request) -> Response:
         collection = collections.get(request.path_params["collection_id"])
         if collection is None:
             cid = request.path_params["collection_id"]
             return not_found(f"no collection {cid!r} to download").response()
         try:
-            grid = generalised_grid(themes[collection.id], public=True)
-            selection = select(collection, dict(request.query_params), grid)
-            return download_response(database_url, selection)
+            view = view_for(request, collection, "download")
+            return download_response(database_url, select(view, dict(request.query_params)))
         except OGCError as exc:
             return exc.response()
+        except Refused as exc:
+            return refusal(exc)
 
     return [Route("/ogc/collections/{collection_id}/download", download)]

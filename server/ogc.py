@@ -27,6 +27,7 @@ from server.features.extents import Extents, measure
 from server.features.openapi import document_items
 from server.features.routes import PROVIDER as FEATURE_PROVIDER
 from server.features.routes import FeaturesFront, our_collections
+from server.visibility import generalised_grid
 
 SUPPORTED_CRS = SUPPORTED_URIS
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -73,6 +74,7 @@ def _collection(
         "collection": theme.id,
         "geometry_types": list(theme.geometry_types),
         "properties_schema": property_schemas(theme, protocols, publishers),
+        **_partner_view(theme, protocols, publishers),
     }
     collection = Collection.from_definition(theme.id, theme.title, provider)
     attribution = f"\n\nAttribution: {theme.attribution}" if theme.attribution else ""
@@ -85,6 +87,21 @@ def _collection(
         "extents": _extents(measure(database_url, collection), region_bbox_wgs84(region)),
         "providers": [provider],
     }
+
+
+def _partner_view(
+    theme: ThemeSpec, protocols: Protocols, publishers: dict[str, str]
+) -> dict[str, Any]:
+    """What partners see beyond the public, for the provider block: the grid the public's
+    geometry is snapped to, and the properties including the sensitive fields."""
+    view: dict[str, Any] = {}
+    if grid := generalised_grid(theme, public=True):
+        view["public_grid_m"] = grid
+    if any(f.sensitive for f in theme.fields):
+        view["partner_properties_schema"] = property_schemas(
+            theme, protocols, publishers, public=False
+        )
+    return view
 
 
 def pygeoapi_config(
@@ -125,8 +142,11 @@ def pygeoapi_config(
     }
 
 
-def mount_pygeoapi(config: dict[str, Any], workdir: Path) -> ASGIApp:
-    """pygeoapi's Starlette app serving config.
+def mount_pygeoapi(
+    config: dict[str, Any], workdir: Path, partner_only: frozenset[str] | set[str] = frozenset()
+) -> ASGIApp:
+    """pygeoapi's Starlette app serving config; the features of the `partner_only`
+    collections are refused to anyone but partners.
 
     pygeoapi reads its configuration from files named in the environment when its Starlette module
     is first imported; we write both files, import it once, and then give it an API built from
@@ -144,7 +164,7 @@ def mount_pygeoapi(config: dict[str, Any], workdir: Path) -> ASGIApp:
     os.environ["PYGEOAPI_CONFIG"] = str(config_file)
     os.environ["PYGEOAPI_OPENAPI"] = str(openapi_file)
     module = importlib.import_module("pygeoapi.starlette_app")
-    return FeaturesFront(_OwnAPI(module, API(config, openapi)), config)
+    return FeaturesFront(_OwnAPI(module, API(config, openapi)), config, frozenset(partner_only))
 
 
 class _OwnAPI:

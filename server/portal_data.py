@@ -31,6 +31,7 @@ from maps.portal import (
     render_theme_page,
 )
 from protocols import ThemeSpec
+from server.access.signin import partners_only
 from server.deployment import Deployment
 
 EXACT_COUNT_LIMIT = 200_000
@@ -188,7 +189,8 @@ def quarantine_geojson(database_url: str) -> str:
 
 
 def portal_routes(deployment: Deployment, has_boundary_checks: bool) -> list[Route]:
-    """`/`, `/themes/{id}`, `/quality`, its quarantine GeoJSON and the run reports."""
+    """`/`, `/themes/{id}`, and for partners `/quality`, its quarantine GeoJSON and the run
+    reports: they show every theme's exact geometry and rejected values, sensitive ones too."""
     protocols = deployment.protocols
     reports_dir = Path(deployment.settings.state_dir) / "reports"
 
@@ -222,8 +224,8 @@ def portal_routes(deployment: Deployment, has_boundary_checks: bool) -> list[Rou
     handlers: list[tuple[str, Callable[[Request], Any]]] = [
         ("/", landing),
         ("/themes/{theme}", theme_page),
-        ("/quality", quality),
-        (QUARANTINE_PATH, quarantine),
-        ("/quality/reports/{name}", report),
+        ("/quality", partners_only(quality, page=True)),
+        (QUARANTINE_PATH, partners_only(quarantine, page=False)),
+        ("/quality/reports/{name}", partners_only(report, page=False)),
     ]
     return [Route(path, handler) for path, handler in handlers]

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from server import downloads, records, tiles
 from server.deployment import Deployment
+from server.features.routes import our_collections
 from server.ogc import region_bbox_wgs84
 from server.pgpool import Pool
 
@@ -26,7 +27,8 @@ def publishing_routes(deployment: Deployment, config: dict[str, Any]) -> list[Ro
     config["resources"][records.CATALOGUE_ID] = records.catalogue_resource(
         protocols, region, url, base, bbox
     )
+    collections = {cid: c for cid, (c, _) in our_collections(config).items()}
     return [
         *tiles.tile_routes(protocols.themes, Pool(url, options=tiles.SESSION), base, bbox),
-        *downloads.download_routes(protocols, region, url),
+        *downloads.download_routes(collections, url),
     ]

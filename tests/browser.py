@@ -107,11 +107,14 @@ def _block_external(page: Page, report: PageReport) -> None:
 
 
 @contextmanager
-def open_page(url: str, wait_for: str | None = None) -> Iterator[tuple[Page, PageReport]]:
+def open_page(
+    url: str, wait_for: str | None = None, token: str | None = None
+) -> Iterator[tuple[Page, PageReport]]:
     """Load url and yield the live page (to click or evaluate JS on) with its report.
 
     Waits for the network to go idle, and for the CSS selector wait_for if given. The report keeps
     filling while the page is open, so read it after the with-block for the complete picture.
+    A token is set as the cookie partner sign-in sets, as if the browser had signed in.
     """
     playwright = _start_playwright()
     try:
@@ -120,6 +123,8 @@ def open_page(url: str, wait_for: str | None = None) -> Iterator[tuple[Page, Pag
         report = PageReport()
         _record(page, report)
         _block_external(page, report)
+        if token:
+            page.context.add_cookies([{"name": "rgis_token", "value": token, "url": url}])
         page.goto(url, wait_until="networkidle")
         if wait_for:
             page.wait_for_selector(wait_for)
@@ -129,9 +134,11 @@ def open_page(url: str, wait_for: str | None = None) -> Iterator[tuple[Page, Pag
         playwright.stop()
 
 
-def load_page(url: str, screenshot: Path, wait_for: str | None = None) -> PageReport:
+def load_page(
+    url: str, screenshot: Path, wait_for: str | None = None, token: str | None = None
+) -> PageReport:
     """Load url as open_page does, save a full-page PNG to screenshot and return the report."""
     screenshot.parent.mkdir(parents=True, exist_ok=True)
-    with open_page(url, wait_for) as (page, report):
+    with open_page(url, wait_for, token) as (page, report):
         page.screenshot(path=str(screenshot), full_page=True)
     return report

@@ -14,10 +14,12 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from ingest.db import resolve_database_url, scratch_database
+from ingest.db import resolve_database_url, scratch_database, transaction
 from ingest.pipeline import RunResult, ingest_region
 from ingest.region import Region, load_region
 from protocols import Protocols, load_protocols
+from server.access import Role
+from server.access.tokens import create_token
 from server.demo_data import write_demo_files
 from server.deployment import Deployment
 from server.inprocess import serving
@@ -75,6 +77,23 @@ def live_server(
     settings = Settings(port=port, state_dir=tmp_path_factory.mktemp("state"), basemap_url="")
     with serving(Deployment(settings, protocols, demo_region, database_url)) as base_url:
         yield base_url
+
+
+def issue_token(database_url: str, publisher: str, role: Role) -> str:
+    """A real token, made the way `regiongis tokens create` makes one."""
+    with transaction(database_url) as cur:
+        return create_token(cur, publisher, role, None, note="test").bearer
+
+
+@pytest.fixture(scope="session")
+def partner_token(live_server: str, database_url: str) -> str:
+    """A partner's token (a water company's GIS team): reads sensitive themes exactly."""
+    return issue_token(database_url, "kestrel-water", Role.PARTNER)
+
+
+@pytest.fixture(scope="session")
+def partner(partner_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {partner_token}"}
 
 
 @pytest.fixture()

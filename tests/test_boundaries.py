@@ -222,7 +222,11 @@ def test_cli_check_prints_counts_per_theme(
 
 
 def test_boundaries_and_issues_are_served_as_ogc_collections(
-    live_server: str, database_url: str, demo_region: Region, protocols: Protocols
+    live_server: str,
+    database_url: str,
+    demo_region: Region,
+    protocols: Protocols,
+    partner: dict[str, str],
 ) -> None:
     check_region(database_url, demo_region, protocols)
     base = f"{live_server}/ogc/collections"
@@ -233,6 +237,7 @@ def test_boundaries_and_issues_are_served_as_ogc_collections(
         "belvoir-vale",
     }
     [(stored,)] = _rows(database_url, "SELECT count(*) FROM boundary_issues")
-    issues = httpx.get(f"{base}/boundary-issues/items", params={"f": "json", "limit": 1000})
+    params = {"f": "json", "limit": 1000}
+    issues = httpx.get(f"{base}/boundary-issues/items", params=params, headers=partner)
     assert issues.status_code == 200
     assert issues.json()["numberMatched"] == stored

@@ -214,8 +214,10 @@ def test_unknown_theme_is_a_404_naming_the_themes(live_server: str) -> None:
     assert "roadworks" in response.text
 
 
-def test_quarantine_is_served_as_geojson_in_wgs84(live_server: str, held_back: str) -> None:
-    body = httpx.get(f"{live_server}/quality/quarantine.geojson").json()
+def test_quarantine_is_served_to_partners_as_geojson_in_wgs84(
+    live_server: str, held_back: str, partner: dict[str, str]
+) -> None:
+    body = httpx.get(f"{live_server}/quality/quarantine.geojson", headers=partner).json()
 
     feature = next(f for f in body["features"] if f["properties"]["reason"] == held_back)
     lon, lat = feature["geometry"]["coordinates"]
@@ -224,11 +226,11 @@ def test_quarantine_is_served_as_geojson_in_wgs84(live_server: str, held_back: s
 
 
 def test_quality_page_maps_quarantined_features_and_lists_runs(
-    live_server: str, held_back: str, db: Any
+    live_server: str, held_back: str, db: Any, partner_token: str
 ) -> None:
     db.execute("SELECT id, source FROM ingest_run ORDER BY id DESC LIMIT 1")
     latest_id, latest_source = db.fetchone()
-    with open_page(f"{live_server}/quality") as (page, report):
+    with open_page(f"{live_server}/quality", token=partner_token) as (page, report):
         frame = page.frame_locator(".quality-map")
         frame.locator("path.leaflet-interactive").first.wait_for()
         page.wait_for_load_state("networkidle")
@@ -239,13 +241,11 @@ def test_quality_page_maps_quarantined_features_and_lists_runs(
 
 
 def test_quality_map_popup_says_why_a_feature_was_held_back(
-    live_server: str, held_back: str
+    live_server: str, held_back: str, partner_token: str
 ) -> None:
-    report = load_page(
-        f"{live_server}/quality/map", ARTEFACTS / "quality-map.png", "path.leaflet-interactive"
-    )
-    assert_clean(report)
-    with open_page(f"{live_server}/quality/map", "path.leaflet-interactive") as (page, _):
+    url, shot = f"{live_server}/quality/map", ARTEFACTS / "quality-map.png"
+    assert_clean(load_page(url, shot, "path.leaflet-interactive", partner_token))
+    with open_page(url, "path.leaflet-interactive", partner_token) as (page, _):
         page.evaluate(
             """() => { const layer = regionalMap.current.layers.quarantine;
                 const first = layer.getLayers()[0];

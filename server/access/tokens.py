@@ -28,7 +28,7 @@ EXPIRY = re.compile(r"^(\d+)([dh])$")
 
 class Role(StrEnum):
     UPLOADER = "uploader"  # uploads to its own publisher's sources
-    PARTNER = "partner"  # reads, never writes; precise read access is granted per theme later
+    PARTNER = "partner"  # reads, never writes; sees sensitive themes precisely
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ the collection back from it: nothing about a theme is written twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from protocols import FieldSpec, Protocols, ThemeSpec
@@ -31,11 +31,11 @@ def queryable_schema(field: FieldSpec, protocols: Protocols) -> dict[str, Any]:
 
 
 def property_schemas(
-    theme: ThemeSpec, protocols: Protocols, publishers: Mapping[str, str]
+    theme: ThemeSpec, protocols: Protocols, publishers: Mapping[str, str], public: bool = True
 ) -> dict[str, dict[str, Any]]:
-    """The public properties of a theme's features: its protocol fields (never the sensitive
-    ones), then which publisher and source each feature came from."""
-    fields = visible_fields(theme, public=True)
+    """The properties of a theme's features: its protocol fields (for the public, never the
+    sensitive ones), then which publisher and source each feature came from."""
+    fields = visible_fields(theme, public)
     schemas = {f.name: queryable_schema(f, protocols) for f in fields}
     schemas["publisher"] = {
         "type": "string",
@@ -61,9 +61,12 @@ class Collection:
     srid: int
     geometry_types: tuple[str, ...]
     properties: Mapping[str, Mapping[str, Any]]
+    grid: int | None = None  # geometry snapped to this grid (storage CRS units) before any use
+    partner_properties: Mapping[str, Mapping[str, Any]] | None = None  # None: same as public
 
     @classmethod
     def from_definition(cls, collection_id: str, title: str, provider: Mapping[str, Any]):
+        """The public view of a collection, as pygeoapi's provider block describes it."""
         return cls(
             id=collection_id,
             title=title,
@@ -72,10 +75,24 @@ class Collection:
             srid=srid_of(provider["storage_crs"]),
             geometry_types=tuple(provider.get("geometry_types", ())),
             properties=provider["properties_schema"],
+            grid=provider.get("public_grid_m"),
+            partner_properties=provider.get("partner_properties_schema"),
         )
 
     def __hash__(self) -> int:  # the SQL built for a collection is cached by it
-        return hash((self.id, self.schema, self.table, self.srid))
+        return hash((self.id, self.schema, self.table, self.srid, self.grid, *self.properties))
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether partners see more of it than the public does."""
+        return self.grid is not None or self.partner_properties is not None
+
+    def partner_view(self) -> Collection:
+        """The collection as a partner reads it: exact geometry, every field."""
+        if not self.sensitive:
+            return self
+        properties = self.partner_properties or self.properties
+        return replace(self, properties=properties, grid=None, partner_properties=None)
 
     @property
     def history_table(self) -> str:

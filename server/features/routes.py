@@ -20,12 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.access.reading import presented, refusal, require_partner
+from server.access.refusals import Refused
 from server.features import crs as crs_
 from server.features import store
 from server.features.collection import Collection
 from server.features.errors import OGCError, not_found
 from server.features.openapi import ConformanceAdded
 from server.features.params import FeatureRequest, parse_datetime, parse_items_request
+from server.visibility import view_for
 
 LOGGER = logging.getLogger(__name__)
 PROVIDER = "server.features.provider.FeatureProvider"
@@ -54,6 +57,14 @@ def wants_json(request: Request) -> bool:
     return "text/html" not in accept.split(",")[0]
 
 
+async def _view(request: Request, collection: Collection, route: str) -> Collection:
+    """The public view without a database round trip; a token is checked (and a partner's
+    sensitive read audited) in a worker thread."""
+    if presented(request) is None:
+        return collection
+    return await run_in_threadpool(view_for, request, collection, route)
+
+
 def _route_path(scope: Scope) -> str:
     root = scope.get("root_path", "")
     path = scope["path"]
@@ -63,8 +74,11 @@ def _route_path(scope: Scope) -> str:
 class FeaturesFront:
     """An ASGI app wrapping pygeoapi's: ours for JSON features, pygeoapi's for the rest."""
 
-    def __init__(self, pygeoapi: ASGIApp, config: dict[str, Any]) -> None:
+    def __init__(
+        self, pygeoapi: ASGIApp, config: dict[str, Any], partner_only: frozenset[str] = frozenset()
+    ) -> None:
         self.pygeoapi = pygeoapi
+        self.partner_only = partner_only
         self.collections = our_collections(config)
         self.resources = set(config["resources"])
         self.base = config["server"]["url"].rstrip("/")
@@ -73,11 +87,14 @@ class FeaturesFront:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = None
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        if scope["type"] == "http":
             path = _route_path(scope)
-            if path == "/conformance":
+            if refused := await self._refused(scope, receive, path):
+                return await refused(scope, receive, send)
+            reading = scope["method"] in ("GET", "HEAD")
+            if reading and path == "/conformance":
                 return await ConformanceAdded(self.pygeoapi)(scope, receive, send)
-            match = ROUTE.match(path)
+            match = ROUTE.match(path) if reading else None
         if match:
             request = Request(scope, receive)
             cid = match["cid"]
@@ -90,16 +107,30 @@ class FeaturesFront:
                 return await response(scope, receive, send)
         await self.pygeoapi(scope, receive, send)
 
+    async def _refused(self, scope: Scope, receive: Receive, path: str) -> Response | None:
+        """A partner-only collection's features, items or otherwise, to anyone else."""
+        parts = path.split("/")
+        if len(parts) < 4 or parts[1] != "collections" or parts[2] not in self.partner_only:
+            return None
+        try:
+            await run_in_threadpool(require_partner, Request(scope, receive))
+        except Refused as refused:
+            return refusal(refused)
+        return None
+
     async def _answer(self, request: Request, cid: str, what: str, fid: str | None) -> Response:
         collection, conninfo = self.collections[cid]
         try:
             if what == "queryables":
                 return self._queryables(collection)
+            view = await _view(request, collection, "items" if fid is None else "item")
             if fid is None:
-                return await self._items(request, collection, conninfo)
-            return await self._item(request, collection, conninfo, fid)
+                return await self._items(request, view, conninfo)
+            return await self._item(request, view, conninfo, fid)
         except OGCError as error:
             return error.response()
+        except Refused as refused:
+            return refusal(refused)
         except Exception:
             LOGGER.exception("features request failed: %s", request.url)
             return OGCError("the server failed; see its log", 500, "ServerError").response()

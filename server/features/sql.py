@@ -19,6 +19,7 @@ from server.features.collection import Collection
 from server.features.cql import FilterSql
 from server.features.crs import Crs
 from server.features.params import FeatureRequest
+from server.visibility import snapped
 
 
 @dataclass
@@ -81,7 +82,7 @@ def feature_json(
     )
 
 
-def source(collection: Collection, as_of: datetime | None) -> Statement:
+def _versions(collection: Collection, as_of: datetime | None) -> Statement:
     live = sql.Identifier(collection.schema, collection.table)
     if as_of is None:
         return Statement().add(sql.SQL("{} AS t").format(live))
@@ -96,6 +97,20 @@ def source(collection: Collection, as_of: datetime | None) -> Statement:
         as_of,
         as_of,
     )
+
+
+def source(collection: Collection, as_of: datetime | None) -> Statement:
+    """The rows as `t`, live or as of an instant. Where the collection is generalised (a
+    sensitive theme read by the public), the geometry is snapped before anything else sees it:
+    bbox, spatial filters and the output alike, so no query can locate the exact geometry."""
+    rows = _versions(collection, as_of)
+    if collection.grid is None:
+        return rows
+    names = sql.SQL(", ").join(column(n) for n in collection.properties)
+    head = sql.SQL("(SELECT t.fid, {} AS geom, {} FROM ").format(
+        snapped(sql.SQL("t.geom"), collection.grid), names
+    )
+    return _join(Statement().add(head), rows, Statement().add(sql.SQL(") AS t")))
 
 
 def _bbox(collection: Collection, request: FeatureRequest) -> Statement:
