@@ -124,7 +124,9 @@ def open_page(
         _record(page, report)
         _block_external(page, report)
         if token:
-            page.context.add_cookies([{"name": "rgis_token", "value": token, "url": url}])
+            host = urlsplit(url).hostname or "127.0.0.1"
+            cookie = {"name": "rgis_token", "value": token, "domain": host, "path": "/"}
+            page.context.add_cookies([cookie])  # type: ignore[list-item]
         page.goto(url, wait_until="networkidle")
         if wait_for:
             page.wait_for_selector(wait_for)
