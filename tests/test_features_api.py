@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -315,11 +316,15 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("attack", INJECTIONS, ids=lambda a: ",".join(a))
-def test_sql_injection_is_refused_and_the_table_intact(live_server, db, attack) -> None:
+def test_sql_injection_is_refused_logged_and_the_table_intact(
+    live_server, db, attack, caplog
+) -> None:
     before = scalar(db, "SELECT count(*) FROM roadworks")
-    response = items(live_server, **attack)
+    with caplog.at_level(logging.WARNING, logger="server.features.routes"):
+        response = items(live_server, **attack)
     assert response.status_code == 400, response.text
     assert scalar(db, "SELECT count(*) FROM roadworks") == before
+    assert any(r.getMessage().startswith("refused ") for r in caplog.records)
 
 
 def test_a_quoted_value_is_data_not_sql(live_server) -> None:

@@ -128,6 +128,8 @@ class FeaturesFront:
                 return await self._items(request, view, conninfo)
             return await self._item(request, view, conninfo, fid)
         except OGCError as error:
+            client = request.client.host if request.client else "-"
+            LOGGER.warning("refused %s from %s: %s", request.url, client, error.description)
             return error.response()
         except Refused as refused:
             return refusal(refused)
