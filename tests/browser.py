@@ -108,18 +108,23 @@ def _block_external(page: Page, report: PageReport) -> None:
 
 @contextmanager
 def open_page(
-    url: str, wait_for: str | None = None, token: str | None = None
+    url: str,
+    wait_for: str | None = None,
+    token: str | None = None,
+    viewport: dict[str, int] | None = None,
 ) -> Iterator[tuple[Page, PageReport]]:
     """Load url and yield the live page (to click or evaluate JS on) with its report.
 
     Waits for the network to go idle, and for the CSS selector wait_for if given. The report keeps
     filling while the page is open, so read it after the with-block for the complete picture.
-    A token is set as the cookie partner sign-in sets, as if the browser had signed in.
+    A token is set as the cookie partner sign-in sets, as if the browser had signed in. A
+    viewport other than the desktop's is a phone's: touch and mobile layout on.
     """
     playwright = _start_playwright()
     try:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=VIEWPORT)
+        phone = {"is_mobile": True, "has_touch": True} if viewport else {}
+        page = browser.new_page(viewport=viewport or VIEWPORT, **phone)  # type: ignore[arg-type]
         report = PageReport()
         _record(page, report)
         _block_external(page, report)
