@@ -32,6 +32,11 @@ RUNS = 7
 FIRST_FEATURE = "regional-map:first-feature"
 MARKED = f"performance.getEntriesByName('{FIRST_FEATURE}').length > 0"
 MARK_TIME = f"performance.getEntriesByName('{FIRST_FEATURE}')[0].startTime"
+# What the first drawn feature waited on: the requests the page started before it.
+REQUESTS_BEFORE = f"""() => {{
+    const mark = performance.getEntriesByName('{FIRST_FEATURE}')[0].startTime;
+    return performance.getEntriesByType('resource').filter((e) => e.startTime < mark).length;
+}}"""
 
 
 def _free_port() -> int:
@@ -73,13 +78,14 @@ def demo_server(state_dir: Path, database_url: str) -> Iterator[str]:
         yield base_url
 
 
-def first_feature_ms(browser, url: str) -> float:
+def first_feature(browser, url: str) -> tuple[float, int]:
+    """(ms from navigation to the first drawn feature, requests started before it)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
         page.goto(url)
         page.wait_for_function(MARKED, timeout=60000)
-        return float(page.evaluate(MARK_TIME))
+        return float(page.evaluate(MARK_TIME)), int(page.evaluate(REQUESTS_BEFORE))
     finally:
         context.close()
 
@@ -96,14 +102,16 @@ def run(args: argparse.Namespace) -> None:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
         )
-        first_feature_ms(browser, f"{base}/map")  # warm the server, not the browser
-        times = {
-            source: statistics.median(
-                first_feature_ms(browser, f"{base}/map?source={source}") for _ in range(RUNS)
-            )
+        first_feature(browser, f"{base}/map")  # warm the server, not the browser
+        runs = {
+            source: [first_feature(browser, f"{base}/map?source={source}") for _ in range(RUNS)]
             for source in ("tiles", "geojson")
         }
         browser.close()
+    times = {source: statistics.median(ms for ms, _ in found) for source, found in runs.items()}
+    for source, found in runs.items():
+        requests = statistics.median(n for _, n in found)
+        print(f"# {source}: {requests:.0f} requests started before the first drawn feature")
     print(f"RESULT map_first_feature_tiles {times['tiles']:.0f} ms")
     print(f"RESULT map_first_feature_geojson {times['geojson']:.0f} ms")
     print(f"RATIO map_first_feature_tiles/geojson {times['tiles'] / times['geojson']:.2f}")

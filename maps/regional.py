@@ -123,8 +123,7 @@ class MapFeatures(MacroElement):
         self.boundaries = boundaries
         self.places = [asdict(place) for place in places]
         self.full_map_url = full_map_url
-        west, south, east, north = bounds_wgs84
-        self.bounds = [[south, west], [north, east]]
+        self.bounds = leaflet_bounds(bounds_wgs84)
 
 
 class Legend(MacroElement):
@@ -216,8 +215,12 @@ def theme_config(
     tiles_url: str | None = None,
     source: LayerSource = "tiles",
     publishers: Sequence[str] = (),
+    bounds_wgs84: tuple[float, float, float, float] | None = None,
 ) -> dict[str, Any]:
-    """The theme as regionalMap.themeLayer() in static/regional-map.js expects it."""
+    """The theme as regionalMap.themeLayer() in static/regional-map.js expects it.
+
+    bounds_wgs84, the tileset's bounds, keeps the browser from asking for tiles outside them.
+    """
     return {
         "id": theme.id,
         "title": theme.title,
@@ -234,7 +237,14 @@ def theme_config(
         "itemsUrl": items_url.format(collection=theme.id),
         "tilesUrl": tiles_url.format(collection=theme.id) if tiles_url else None,
         "source": source,
+        "bounds": leaflet_bounds(bounds_wgs84) if bounds_wgs84 else None,
     }
+
+
+def leaflet_bounds(bounds_wgs84: tuple[float, float, float, float]) -> list[list[float]]:
+    """(west, south, east, north), as an OGC bbox, to Leaflet's [[south, west], [north, east]]."""
+    west, south, east, north = bounds_wgs84
+    return [[south, west], [north, east]]
 
 
 def _use_local_assets(fmap: folium.Map, assets_url: str) -> None:
@@ -334,6 +344,7 @@ def build_regional_map(
                 tiles_url=tiles_url,
                 source=source,
                 publishers=publishers.get(theme.id, ()),
+                bounds_wgs84=bounds_wgs84,
             )
         )
         for theme in themes

@@ -4,6 +4,15 @@ Features are stored in the theme's CRS (EPSG:27700), so the tile's box is carrie
 for the GiST index and only the matching rows are transformed to Web Mercator and encoded. A tile
 far outside the storage CRS's area of use holds nothing and is answered without the database.
 
+Below EXACT_ZOOM a tile is thinned, so a 500,000-feature theme stays fast at the region's zoom
+(a whole-region tile of 500,000 points: 20 MB in 1.5 s unthinned, 0.1 MB in 0.2 s thinned):
+features smaller than a cell of CELL_PIXELS screen pixels (points, and specks of line or area)
+keep one per cell, the lowest fid, so a tile holds at most (512 / 8)^2 of them plus its buffer's;
+larger ones are simplified to a pixel and, past MAX_LARGE_FEATURES, only the largest are kept.
+A pixel is 1/TILE_PIXELS of the tile's width, as our map draws tiles 512 pixels wide (256-pixel
+maps see half-pixel detail); its points are 12-pixel circles, so one per 8-pixel cell still marks
+every place that has any. From EXACT_ZOOM on, every feature is in its tiles unchanged.
+
 Caching: the ETag names the theme's latest successful ingest run, so one query both learns the
 data's version and, when the client already holds it, skips building the tile (304).
 """
@@ -11,8 +20,10 @@ data's version and, when the client already holds it, skips building the tile (3
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from psycopg2 import sql
@@ -35,6 +46,11 @@ TILING_SCHEME_REL = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 MIN_ZOOM, MAX_ZOOM = 0, 22
 EXTENT, BUFFER = 4096, 64
 HALF_WORLD = 20037508.342789244  # Web Mercator's half-width in metres
+EARTH_RADIUS = 6378137.0  # Web Mercator's sphere
+EXACT_ZOOM = 12
+TILE_PIXELS, CELL_PIXELS = 512, 8
+MAX_LARGE_FEATURES = 10_000
+THINNING = f"{EXACT_ZOOM}/{TILE_PIXELS}/{CELL_PIXELS}/{MAX_LARGE_FEATURES}"  # in the ETag
 # A tile query is short: JIT compiling it (which ST_AsMVTGeom's cost estimate triggers) takes
 # longer than running it, and concurrent requests already keep every core busy.
 SESSION = "-c jit=off -c max_parallel_workers_per_gather=0"
@@ -52,7 +68,7 @@ TILE_SQL = """
 WITH run AS (
     SELECT coalesce(max(id), 0) AS id FROM ingest_run
     WHERE theme = %(theme)s AND status = 'succeeded'
-)
+){thinning}
 SELECT run.id, CASE WHEN run.id = %(known)s THEN NULL ELSE (
     SELECT ST_AsMVT(t, %(layer)s, {extent}, 'geom', 'fid') FROM (
         SELECT fid, {columns}, ST_AsMVTGeom(
@@ -60,12 +76,30 @@ SELECT run.id, CASE WHEN run.id = %(known)s THEN NULL ELSE (
             ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {extent}, {buffer}, true
         ) AS geom
         FROM {table}
-        WHERE geom && ST_Expand(ST_Transform(
-            ST_Segmentize(ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857), %(step)s), {srid}
-        ), {pad})
+        WHERE {chosen}
     ) AS t
 ) END FROM run
 """
+
+IN_TILE = """geom && ST_Expand(ST_Transform(
+    ST_Segmentize(ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857), %(step)s), {srid}
+), {pad})"""
+
+# The features a thinned tile keeps: one small feature per cell, then the largest others.
+THINNED = """,
+kept AS (
+    SELECT min(fid) AS fid FROM {table}
+    WHERE {in_tile} AND {small}
+    GROUP BY floor({cell_x} / %(cell)s), floor({cell_y} / %(cell)s)
+    UNION ALL (
+        SELECT fid FROM {table}
+        WHERE {in_tile} AND NOT {small}
+        ORDER BY {size} DESC LIMIT {cap}
+    )
+)"""
+
+# A feature's size: the longer side of its box, in the storage CRS's metres.
+SIZE = "greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin(geom))"
 
 Box = tuple[float, float, float, float]
 
@@ -91,14 +125,41 @@ def clip(box: Box, to: Box) -> Box | None:
     return clipped if clipped[0] < clipped[2] and clipped[1] < clipped[3] else None
 
 
+def ground_pixel(z: int, y: int) -> float:
+    """Metres on the ground under one pixel at the tile's middle (Web Mercator stretches
+    distances by 1 / cos(latitude) = cosh(northing / R)). Storage CRSs are projected in metres
+    (the protocol checks), so this is a pixel in storage units too, near enough to thin by."""
+    size = 2 * HALF_WORLD / 2**z
+    northing = HALF_WORLD - (y + 0.5) * size
+    return size / TILE_PIXELS / math.cosh(northing / EARTH_RADIUS)
+
+
+def _kept(theme: ThemeSpec, in_tile: sql.Composed) -> sql.Composed:
+    """The thinned tile's choice of features. A points-only theme is cut into cells by its
+    coordinates, which PostGIS reads faster than boxes; every point is small."""
+    points = set(theme.geometry_types) == {"Point"}
+    corner = ("ST_X", "ST_Y") if points else ("ST_XMin", "ST_YMin")
+    return sql.SQL(THINNED).format(
+        table=sql.Identifier(theme.table),
+        in_tile=in_tile,
+        small=sql.SQL("true" if points else f"{SIZE} < %(cell)s"),
+        cell_x=sql.SQL(f"{corner[0]}(geom)"),
+        cell_y=sql.SQL(f"{corner[1]}(geom)"),
+        size=sql.SQL(SIZE),
+        cap=sql.Literal(MAX_LARGE_FEATURES),
+    )
+
+
 @dataclass(frozen=True)
 class TileLayer:
-    """One theme's tiles for one audience: the query, its valid area, its ETag suffix."""
+    """One theme's tiles for one audience: the queries (exact, thinned), its valid area, its
+    ETag suffix."""
 
     theme: ThemeSpec
     fields: list[FieldSpec]
     valid_box: Box
-    query: sql.Composed
+    exact: sql.Composed
+    thinned: sql.Composed
     version: str
 
     @classmethod
@@ -106,18 +167,28 @@ class TileLayer:
         fields = visible_fields(theme, public)
         grid = generalised_grid(theme, public)
         geometry = sql.SQL("ST_SnapToGrid(geom, {})").format(sql.Literal(grid)) if grid else None
-        query = sql.SQL(TILE_SQL).format(
-            columns=sql.SQL(", ").join(sql.Identifier(f.name) for f in fields),
-            geometry=geometry or sql.Identifier("geom"),
-            pad=sql.Literal(grid or 0),  # a snapped feature may land up to a cell away
-            table=sql.Identifier(theme.table),
+        geometry = geometry or sql.Identifier("geom")
+        in_tile = sql.SQL(IN_TILE).format(
             srid=sql.Literal(theme.storage_crs),
+            pad=sql.Literal(grid or 0),  # a snapped feature may land up to a cell away
+        )
+        query = partial(
+            sql.SQL(TILE_SQL).format,
+            columns=sql.SQL(", ").join(sql.Identifier(f.name) for f in fields),
+            table=sql.Identifier(theme.table),
             extent=sql.Literal(EXTENT),
             buffer=sql.Literal(BUFFER),
         )
+        exact = query(thinning=sql.SQL(""), geometry=geometry, chosen=in_tile)
+        thinned = query(
+            thinning=_kept(theme, in_tile),
+            # Simplifying keeps a subset of the vertices: snapped ones stay on their grid.
+            geometry=sql.SQL("ST_Simplify({}, %(pixel)s)").format(geometry),
+            chosen=sql.SQL("fid IN (SELECT fid FROM kept)"),
+        )
         described = f"{theme.ref}|{public}|{','.join(f.name for f in fields)}|{grid}|{BUFFER}"
-        version = hashlib.sha1(described.encode()).hexdigest()[:10]
-        return cls(theme, fields, area_of_use_3857(theme.storage_crs), query, version)
+        version = hashlib.sha1(f"{described}|{THINNING}".encode()).hexdigest()[:10]
+        return cls(theme, fields, area_of_use_3857(theme.storage_crs), exact, thinned, version)
 
     def known_run(self, if_none_match: str | None) -> int:
         """The run id of a tile the client already holds from us, or -1."""
@@ -134,8 +205,12 @@ class TileLayer:
         params: dict[str, Any] = {"theme": self.theme.id, "known": known, "layer": self.theme.id}
         params |= {"z": z, "x": x, "y": y, "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3]}
         params["step"] = (box[2] - box[0]) / 8
+        query = self.exact
+        if z < EXACT_ZOOM:
+            query, pixel = self.thinned, ground_pixel(z, y)
+            params |= {"pixel": pixel, "cell": pixel * CELL_PIXELS}
         with pool.cursor() as cur:
-            cur.execute(self.query, params)
+            cur.execute(query, params)
             run, tile = cur.fetchone()
         return run, None if tile is None else bytes(tile)
 

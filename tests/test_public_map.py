@@ -57,6 +57,33 @@ def test_map_draws_tiles_with_no_console_error_and_no_request_leaving_loopback(
     assert_clean(report)
 
 
+REQUESTED_TILES = """() => {
+    const {map, bounds} = regionalMap.current;
+    const z = map.getZoom() - 1;  // 512-pixel tiles, each the server's tile one zoom up
+    const corner = (latlng) => map.project(latlng, z).divideBy(256).floor();
+    const region = L.latLngBounds(bounds);
+    const paths = performance.getEntriesByType("resource").map((e) => e.name)
+        .filter((name) => name.includes("/tiles/"));
+    return {z, nw: corner(region.getNorthWest()), se: corner(region.getSouthEast()),
+            tiles: paths.map((path) => path.split("/").slice(-3).map(Number))};
+}"""
+
+
+def test_map_requests_tiles_only_at_its_view_and_inside_the_region(
+    live_server: str, demo_loaded: list[RunResult]
+) -> None:
+    """The view is set before the layers are added, and tiles beyond the tileset's bounds are
+    never asked for: what the first drawn tile waits on is a few requests, not a screenful."""
+    with open_page(f"{live_server}/map") as (page, report):
+        wait_for_tiles(page)
+        seen = page.evaluate(REQUESTED_TILES)
+    assert seen["tiles"]
+    for z, y, x in seen["tiles"]:
+        assert z == seen["z"]
+        assert seen["nw"]["x"] <= x <= seen["se"]["x"] and seen["nw"]["y"] <= y <= seen["se"]["y"]
+    assert_clean(report)
+
+
 def test_map_draws_every_loaded_feature_from_the_geojson_fallback(
     live_server: str, demo_loaded: list[RunResult]
 ) -> None:

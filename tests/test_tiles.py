@@ -14,11 +14,25 @@ from psycopg2 import sql
 from pyproj import Transformer
 
 from protocols import Protocols
-from server.tiles import HALF_WORLD, MVT_TYPE
+from server import tiles
+from server.pgpool import Pool
+from server.tiles import (
+    CELL_PIXELS,
+    EXACT_ZOOM,
+    EXTENT,
+    HALF_WORLD,
+    MVT_TYPE,
+    SESSION,
+    TILE_PIXELS,
+    TileLayer,
+    ground_pixel,
+)
 from server.visibility import visible_fields
 
 TILES = "/ogc/collections/{}/tiles"
-ZOOM = 12
+ZOOM = EXACT_ZOOM  # the first zoom whose tiles hold every feature
+LOW_ZOOM = 8  # the whole demo region in one tile
+CELL = EXTENT / TILE_PIXELS * CELL_PIXELS  # a thinning cell, in tile units
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
@@ -29,9 +43,9 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
     return z, x, y
 
 
-def busiest_tile(db, table: str) -> tuple[int, int, int]:
-    """The zoom-12 tile holding the most features of a table."""
-    size = 2 * HALF_WORLD / 2**ZOOM
+def busiest_tile(db, table: str, zoom: int = ZOOM) -> tuple[int, int, int]:
+    """The tile at a zoom holding the most features of a table."""
+    size = 2 * HALF_WORLD / 2**zoom
     query = sql.SQL(
         "SELECT floor((ST_X(p) + %(h)s) / %(s)s)::int, floor((%(h)s - ST_Y(p)) / %(s)s)::int "
         "FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 3857) p FROM {}) q "
@@ -39,7 +53,7 @@ def busiest_tile(db, table: str) -> tuple[int, int, int]:
     )
     db.execute(query.format(sql.Identifier(table)), {"h": HALF_WORLD, "s": size})
     x, y = db.fetchone()
-    return ZOOM, x, y
+    return zoom, x, y
 
 
 def tile_url(base: str, theme: str, z: int, x: int, y: int) -> str:
@@ -115,18 +129,22 @@ def test_a_tile_beyond_the_storage_crs_is_204(live_server: str, demo_loaded):
     assert response.status_code == 204
 
 
-def test_sensitive_themes_are_generalised_for_the_public(live_server, database_url, protocols):
-    """Water mains are critical infrastructure: the public tile snaps them to the public grid."""
+@pytest.mark.parametrize("zoom", [ZOOM, ZOOM - 2])
+def test_sensitive_themes_are_generalised_for_the_public(
+    live_server, database_url, protocols, zoom: int
+):
+    """Water mains are critical infrastructure: the public tile snaps them to the public grid,
+    exact or thinned (simplifying keeps a subset of the snapped vertices)."""
     theme = protocols.themes["water-mains"]
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        z, x, y = busiest_tile(cur, theme.table)
+        z, x, y = busiest_tile(cur, theme.table, zoom)
     tile = httpx.get(tile_url(live_server, theme.id, z, x, y)).content
     features = mapbox_vector_tile.decode(tile, default_options={"y_coord_down": True})[theme.id]
     assert features["features"]
     assert all("pressure_bar" not in f["properties"] for f in features["features"])
     size = 2 * HALF_WORLD / 2**z
     to_bng = Transformer.from_crs(3857, theme.storage_crs, always_xy=True)
-    grid, tolerance = theme.access.public_grid_m, 2 * size / 4096  # a tile unit is ~2.4 m at z12
+    grid, tolerance = theme.access.public_grid_m, 2 * size / 4096  # a tile unit: 2.4 m at z12
     for feature in features["features"]:
         vertices = feature["geometry"]["coordinates"]  # those inside: edges are clip points
         for px, py in [(px, py) for px, py in vertices if 0 < px < 4096 and 0 < py < 4096][:3]:
@@ -135,6 +153,71 @@ def test_sensitive_themes_are_generalised_for_the_public(live_server, database_u
             )
             assert abs(e - round(e / grid) * grid) < tolerance
             assert abs(n - round(n / grid) * grid) < tolerance
+
+
+def points_in_tile(db, table: str, z: int, x: int, y: int) -> list[tuple[float, float]]:
+    """Where PostGIS places each point inside the tile, in tile units (y down, as decoded)."""
+    size = 2 * HALF_WORLD / 2**z
+    query = sql.SQL(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(geom, 3857) p FROM {}) q "
+        "WHERE p && ST_TileEnvelope(%s, %s, %s)"
+    )
+    db.execute(query.format(sql.Identifier(table)), (z, x, y))
+    return [
+        ((px + HALF_WORLD - x * size) / size * EXTENT, (HALF_WORLD - py - y * size) / size * EXTENT)
+        for px, py in db.fetchall()
+    ]
+
+
+def test_a_low_zoom_tile_keeps_a_point_near_every_point_it_leaves_out(
+    live_server: str, database_url: str
+):
+    """One point per cell: fewer points, but no place with points is left empty (a cell's
+    diagonal, widened for the storage grid's turn against Web Mercator)."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        z, x, y = busiest_tile(cur, "street_lighting", LOW_ZOOM)
+        points = points_in_tile(cur, "street_lighting", z, x, y)
+    tile = httpx.get(tile_url(live_server, "street-lighting", z, x, y)).content
+    layer = mapbox_vector_tile.decode(tile, default_options={"y_coord_down": True})
+    kept = [f["geometry"]["coordinates"] for f in layer["street-lighting"]["features"]]
+    assert 0 < len(kept) < len(points)
+    for px, py in points:
+        assert min(math.dist((px, py), k) for k in kept) < 1.5 * CELL
+
+
+def feature_sizes(db, table: str, z: int, x: int, y: int, margin: float) -> dict[int, float]:
+    """fid -> the longer side of its box in metres, for the features whose boxes meet the tile
+    widened by margin (in tile widths)."""
+    query = sql.SQL(
+        "SELECT fid, greatest(ST_XMax(geom) - ST_XMin(geom), ST_YMax(geom) - ST_YMin(geom)) "
+        "FROM {} WHERE ST_Transform(geom, 3857) && ST_TileEnvelope(%s, %s, %s, margin => %s)"
+    )
+    db.execute(query.format(sql.Identifier(table)), (z, x, y, margin))
+    return dict(db.fetchall())
+
+
+def test_a_low_zoom_tile_past_its_cap_keeps_the_largest_features(
+    database_url: str, demo_loaded, protocols: Protocols, monkeypatch: pytest.MonkeyPatch
+):
+    """Lines and areas a cell or longer are capped per tile, the largest kept: a cap of 5 here
+    (the real one is 10,000), on the roadworks tile with the most lines."""
+    monkeypatch.setattr(tiles, "MAX_LARGE_FEATURES", 5)
+    layer = TileLayer.build(protocols.themes["roadworks"], public=True)
+    pool = Pool(database_url, size=1, options=SESSION)
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        z, x, y = busiest_tile(cur, "roadworks", ZOOM - 1)
+        try:
+            _, body = layer.fetch(pool, z, x, y, known=-1)
+        finally:
+            pool.close()
+        fids = {f["id"] for f in mapbox_vector_tile.decode(body)["roadworks"]["features"]}
+        cell = ground_pixel(z, y) * CELL_PIXELS
+        near = feature_sizes(cur, "roadworks", z, x, y, margin=1)  # all the tile may hold
+        inside = feature_sizes(cur, "roadworks", z, x, y, margin=0)
+    kept = {fid: near[fid] for fid in fids if near[fid] >= cell}
+    large_inside = sorted((size for size in inside.values() if size >= cell), reverse=True)
+    assert len(large_inside) > 5 and 0 < len(kept) <= 5
+    assert min(kept.values()) >= large_inside[4]
 
 
 @pytest.mark.parametrize(

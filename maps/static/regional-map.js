@@ -178,11 +178,14 @@
   }
 
   /* 512-pixel tiles, each drawn from the server's tile one zoom level up: a quarter of the
-     requests of 256-pixel tiles for the same view, which is what the first paint waits on. */
+     requests of 256-pixel tiles for the same view, which is what the first paint waits on.
+     Tiles outside the tileset's bounds (the region, as its TileJSON says) are never requested:
+     at the region's zoom that leaves one or two tiles per theme instead of a screenful. */
   function tileThemeLayer(theme) {
     const layer = L.vectorGrid.protobuf(theme.tilesUrl.replace("{z}", "{parentZ}"), {
       tileSize: 512,
       minZoom: 1,
+      bounds: theme.bounds ? L.latLngBounds(theme.bounds) : undefined,
       parentZ: (data) => data.z - 1,
       rendererFactory: L.canvas.tile,
       interactive: true,
@@ -472,13 +475,16 @@
     }
   }
 
-  /* True if the permalink set the view. */
-  function applyHash(state) {
-    const view = readHash();
-    if (!view) return false;
-    if (view.layers) showOnly(state, view.layers);
-    state.map.setView(view.center, view.zoom, { animate: false });
-    return true;
+  /* The view first, then the layers: a tile layer added before the view is set would request
+     (and draw) a screenful of tiles at the old zoom that the new view throws away. */
+  function applyView(state, view, defaultLayers) {
+    if (view) {
+      state.map.setView(view.center, view.zoom, { animate: false });
+    } else {
+      state.map.fitBounds(state.bounds, { animate: false });
+    }
+    const layers = view?.layers ?? defaultLayers;
+    if (layers) showOnly(state, layers);
   }
 
   /* The legend lists the themes on the map, so an embedded one-theme map has a one-theme key. */
@@ -497,14 +503,13 @@
       themes: options.themes,
       gazetteer: options.gazetteer ?? [],
       boundaries: options.boundaries ?? null,
+      bounds: options.bounds,
     };
     const embed = params.get("embed") === "1";
     document.body.classList.toggle("regional-embed", embed);
     const requested = params.get("layers");
-    showOnly(state, requested === null ? Object.keys(state.layers) : requested.split(","));
-    if (!applyHash(state)) {
-      map.fitBounds(options.bounds, { animate: false });
-    }
+    const layers = requested === null ? Object.keys(state.layers) : requested.split(",");
+    applyView(state, readHash(), layers);
     syncLegend(state);
 
     new FullScreen().addTo(map);
@@ -520,7 +525,8 @@
     map.on("moveend overlayadd overlayremove", () => writeHash(state));
     map.on("overlayadd overlayremove", () => syncLegend(state));
     window.addEventListener("hashchange", () => {
-      applyHash(state);
+      const view = readHash();
+      if (view) applyView(state, view, null);
       syncLegend(state);
     });
     writeHash(state);
