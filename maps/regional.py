@@ -131,12 +131,16 @@ class Legend(MacroElement):
 
     Added as a Leaflet control so it sits in the map's corner stack instead of over other controls.
     Each section names its layer (data-theme), so the page can hide the key of a layer turned off.
+    A <details> element, so a phone can fold it away (it starts folded there) with no script of
+    its own; its body scrolls, and takes the keyboard focus so it can be scrolled without a mouse.
     """
 
     _template = Template(
         """
         {% macro html(this, kwargs) %}
-            <div id="{{ this.get_name() }}" class="regional-legend leaflet-control">
+            <details id="{{ this.get_name() }}" class="regional-legend leaflet-control" open>
+                <summary>Legend</summary>
+                <div class="legend-body" tabindex="0" role="region" aria-label="Legend">
                 <h2>{{ this.title|e }}</h2>
                 {%- for layer_id, layer_title, entries in this.sections %}
                 <section data-theme="{{ layer_id|e }}">
@@ -149,7 +153,8 @@ class Legend(MacroElement):
                 </ul>
                 </section>
                 {%- endfor %}
-            </div>
+                </div>
+            </details>
         {% endmacro %}
 
         {% macro script(this, kwargs) %}

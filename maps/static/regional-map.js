@@ -487,6 +487,17 @@
     if (layers) showOnly(state, layers);
   }
 
+  /* A small map (embedded, or on a phone) keeps its room: the layer list and the legend fold to
+     their buttons, which open them; a tap on the map folds the layer list again. */
+  function foldControls(map) {
+    const layerList = map.getContainer().querySelector(".leaflet-control-layers");
+    const fold = () => layerList?.classList.remove("leaflet-control-layers-expanded");
+    fold();
+    map.on("click", fold);
+    const legend = map.getContainer().querySelector("details.regional-legend");
+    if (legend) legend.open = false;
+  }
+
   /* The legend lists the themes on the map, so an embedded one-theme map has a one-theme key. */
   function syncLegend(state) {
     const shown = new Set(shownLayers(state));
@@ -516,12 +527,10 @@
     new Locate().addTo(map);
     if (embed) {
       new FullMapLink({ url: options.fullMapUrl }).addTo(map);
-      // Folded to its button (which opens it) so a small map keeps its room.
-      const layerList = map.getContainer().querySelector(".leaflet-control-layers");
-      layerList?.classList.remove("leaflet-control-layers-expanded");
     } else {
       new Search({ state }).addTo(map);
     }
+    if (embed || window.matchMedia("(max-width: 600px)").matches) foldControls(map);
     map.on("moveend overlayadd overlayremove", () => writeHash(state));
     map.on("overlayadd overlayremove", () => syncLegend(state));
     window.addEventListener("hashchange", () => {
