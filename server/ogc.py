@@ -27,7 +27,7 @@ from server.features.extents import Extents, measure
 from server.features.openapi import document_items
 from server.features.routes import PROVIDER as FEATURE_PROVIDER
 from server.features.routes import FeaturesFront, our_collections
-from server.visibility import generalised_grid
+from server.visibility import generalised_grid, sensitive
 
 SUPPORTED_CRS = SUPPORTED_URIS
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -97,7 +97,7 @@ def _partner_view(
     view: dict[str, Any] = {}
     if grid := generalised_grid(theme, public=True):
         view["public_grid_m"] = grid
-    if any(f.sensitive for f in theme.fields):
+    if sensitive(theme):
         view["partner_properties_schema"] = property_schemas(
             theme, protocols, publishers, public=False
         )

@@ -33,9 +33,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from protocols import FieldSpec, FieldType, ThemeSpec
+from server.access.reading import audit_sensitive_read, reader_of, refusal
+from server.access.refusals import Refused
 from server.features.errors import OGCError, not_found
 from server.pgpool import Pool
-from server.visibility import generalised_grid, visible_fields
+from server.visibility import generalised_grid, sensitive, visible_fields
 
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
@@ -335,11 +337,27 @@ def collection_links(theme: ThemeSpec, base_url: str) -> list[dict[str, str]]:
     ]
 
 
+def _for_reader(
+    request: Request, public: TileLayer, exact: TileLayer, indices: tuple[int, int, int]
+) -> tuple[TileLayer, dict[str, str]]:
+    """A sensitive theme's tile for whoever asks: exact for a partner (audited, and never kept
+    in a shared cache), generalised for everyone else. Either answer varies with the
+    credentials, so a browser that signs out does not reuse a partner's tile."""
+    headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
+    reader = reader_of(request)
+    if not reader.partner:
+        return public, headers
+    z, x, y = indices
+    audit_sensitive_read(request, reader, exact.theme.id, {"route": "tile", "tile": f"{z}/{x}/{y}"})
+    return exact, headers | {"Cache-Control": "private, max-age=60"}
+
+
 def tile_routes(
     themes: dict[str, ThemeSpec], pool: Pool, base_url: str, bounds: list[float]
 ) -> list[Route]:
     """The tile endpoints, to be placed before pygeoapi's mount so they answer under /ogc."""
     layers = {tid: TileLayer.build(t, public=True) for tid, t in themes.items()}
+    exact = {tid: TileLayer.build(t, public=False) for tid, t in themes.items() if sensitive(t)}
 
     def layer_of(request: Request) -> TileLayer | None:
         return layers.get(request.path_params["collection_id"])
@@ -371,9 +389,14 @@ def tile_routes(
         indices = _tile_indices(request)
         if isinstance(indices, str):
             return OGCError(indices).response()
+        headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"}
+        if layer.theme.id in exact:
+            try:
+                layer, headers = _for_reader(request, layer, exact[layer.theme.id], indices)
+            except Refused as refused:
+                return refusal(refused)
         known = layer.known_run(request.headers.get("if-none-match"))
         run, body = layer.fetch(pool, *indices, known)
-        headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"}
         if run:
             headers["ETag"] = f'"{run}-{layer.version}"'
         if body is None:

@@ -23,6 +23,11 @@ def visible_fields(theme: ThemeSpec, public: bool) -> list[FieldSpec]:
     return [f for f in theme.fields if not (public and f.sensitive)]
 
 
+def sensitive(theme: ThemeSpec) -> bool:
+    """Whether partners see more of the theme than the public does."""
+    return theme.access.sensitive or any(f.sensitive for f in theme.fields)
+
+
 def generalised_grid(theme: ThemeSpec, public: bool) -> int | None:
     """The grid (in storage CRS metres) a sensitive theme's geometry is snapped to for the public,
     or None where readers see it exactly."""

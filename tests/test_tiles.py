@@ -155,6 +155,41 @@ def test_sensitive_themes_are_generalised_for_the_public(
             assert abs(n - round(n / grid) * grid) < tolerance
 
 
+@pytest.fixture()
+def mains_tile(database_url: str) -> str:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        return "/".join(map(str, busiest_tile(cur, "water_mains", ZOOM)))
+
+
+def _mains(base: str, tile: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    z, x, y = tile.split("/")
+    return httpx.get(tile_url(base, "water-mains", int(z), int(x), int(y)), headers=headers)
+
+
+def test_a_partner_tile_of_a_sensitive_theme_is_exact_private_and_audited(
+    live_server: str, mains_tile: str, partner: dict[str, str], db
+):
+    public, exact = _mains(live_server, mains_tile), _mains(live_server, mains_tile, partner)
+    layer = mapbox_vector_tile.decode(exact.content)["water-mains"]["features"]
+
+    assert exact.content != public.content
+    assert all("pressure_bar" in f["properties"] for f in layer)
+    assert exact.headers["cache-control"].startswith("private")
+    assert exact.headers["etag"] != public.headers["etag"]
+    db.execute(
+        "SELECT detail->>'tile' FROM audit_log WHERE action = 'read-sensitive' "
+        "AND detail->>'route' = 'tile' ORDER BY id DESC LIMIT 1"
+    )
+    assert db.fetchone()[0] == mains_tile
+
+
+def test_a_sensitive_theme_tile_varies_with_credentials(live_server: str, mains_tile: str):
+    response = _mains(live_server, mains_tile)
+
+    assert "Cookie" in response.headers["vary"] and "Authorization" in response.headers["vary"]
+    assert response.headers["cache-control"].startswith("public")
+
+
 def points_in_tile(db, table: str, z: int, x: int, y: int) -> list[tuple[float, float]]:
     """Where PostGIS places each point inside the tile, in tile units (y down, as decoded)."""
     size = 2 * HALF_WORLD / 2**z
