@@ -280,8 +280,19 @@ def _pick(rng: Generator, share: dict[str, float], n: int) -> np.ndarray:
     return rng.choice(list(share), size=n, p=weights / weights.sum())
 
 
-def _works(rng: Generator, n: int, type_share: dict[str, float]) -> pd.DataFrame:
-    """Works records in protocol terms (type, status, start/end dates), before any dialect."""
+def _references(rng: Generator, records: pd.DataFrame, template: str, first: int) -> list[str]:
+    """The records' references in the publisher's scheme: `template` formatted with each record's
+    fields and its serial number in the publisher's register (the first serial follows `first`)."""
+    serials = _serials(rng, len(records), first)
+    rows = records.to_dict("records")
+    return [template.format(serial=k, **row) for k, row in zip(serials, rows, strict=True)]
+
+
+def _works(
+    rng: Generator, n: int, type_share: dict[str, float], reference: str, first: int = 0
+) -> pd.DataFrame:
+    """Works records in protocol terms (reference, type, status, start/end dates), before any
+    dialect; `reference` and `first` are the publisher's numbering (see _references)."""
     types, statuses = _pick(rng, type_share, n), _pick(rng, STATUS_SHARE, n)
     starts, ends = [], []
     for works_type, status in zip(types, statuses, strict=True):
@@ -289,7 +300,9 @@ def _works(rng: Generator, n: int, type_share: dict[str, float]) -> pd.DataFrame
         start = _day_between(rng, *_start_window(status, days))
         starts.append(start)
         ends.append(start + timedelta(days=days - 1))
-    return pd.DataFrame({"works_type": types, "status": statuses, "start": starts, "end": ends})
+    works = pd.DataFrame({"works_type": types, "status": statuses, "start": starts, "end": ends})
+    works["reference"] = _references(rng, works, reference, first)
+    return works
 
 
 LAMP_WATTS = {
@@ -306,225 +319,178 @@ LAMP_YEARS = {
 }
 
 
-def _lamps(rng: Generator, n: int, type_share: dict[str, float]) -> pd.DataFrame:
-    """Street lights in protocol terms: lamp type, a wattage and install date that suit the type."""
+def _lamps(rng: Generator, n: int, type_share: dict[str, float], unit_id: str) -> pd.DataFrame:
+    """Street lights in protocol terms: unit id (numbered as _references does, from 0), lamp type,
+    a wattage and install date that suit the type."""
     types = _pick(rng, type_share, n)
     watts = [int(rng.choice(LAMP_WATTS[t])) for t in types]
     installed = []
     for lamp_type in types:
         first, last = LAMP_YEARS[lamp_type]
         installed.append(_day_between(rng, date(first, 1, 1), date(last, 12, 31)))
-    return pd.DataFrame({"lamp_type": types, "wattage": watts, "installed": installed})
+    lamps = pd.DataFrame({"lamp_type": types, "wattage": watts, "installed": installed})
+    lamps["unit_id"] = _references(rng, lamps, unit_id, 0)
+    return lamps
+
+
+STAMP_TIMES = {
+    "start": time(8), "end": time(17), "installed": time(0), "received": time(0),
+    "decided": time(0),
+}  # fmt: skip
+"""The protocol's date fields and the time of day each is stamped at: works sites open at 08:00
+and close at 17:00, which only shows in formats with a time."""
+
+
+def _stamp(day: date | None, at: time, date_format: str) -> str | None:
+    """The day (at a time of day) as text, since publishers send dates as text in their format;
+    None for a day not known yet (an undecided application)."""
+    return None if day is None else datetime.combine(day, at).strftime(date_format)
 
 
 @dataclass(frozen=True)
-class WorksDialect:
-    """How one publisher's works system writes a record: column names, codes and date format."""
+class Dialect:
+    """How one publisher's system writes a record: its column for each protocol field (in its
+    own order), its code for each protocol code value, and its date format."""
 
-    reference: str
-    works_type: str
-    status: str
-    start: str
-    end: str
-    types: dict[str, str]
-    statuses: dict[str, str]
+    columns: dict[str, str]
+    codes: dict[str, dict[str, str]]
     date_format: str
 
-    def encode(self, works: pd.DataFrame, references: Sequence[str]) -> dict[str, object]:
-        """The publisher's columns for `works`; sites open at 08:00 and close at 17:00, which
-        only shows in formats with a time."""
+    def encode(self, records: pd.DataFrame) -> dict[str, list]:
+        """The publisher's columns for records in protocol terms."""
         return {
-            self.reference: list(references),
-            self.works_type: works["works_type"].map(self.types).tolist(),
-            self.status: works["status"].map(self.statuses).tolist(),
-            self.start: [_stamp(d, time(8), self.date_format) for d in works["start"]],
-            self.end: [_stamp(d, time(17), self.date_format) for d in works["end"]],
+            column: self._values(field, records[field]) for field, column in self.columns.items()
         }
+
+    def _values(self, field: str, values: pd.Series) -> list:
+        if field in self.codes:
+            return values.map(self.codes[field]).tolist()
+        if field in STAMP_TIMES:
+            return [_stamp(day, STAMP_TIMES[field], self.date_format) for day in values]
+        return values.tolist()
+
+
+def _dialects(
+    publishers: Sequence[str],
+    columns: dict[str, tuple[str, ...]],
+    codes: dict[str, dict[str, tuple[str | None, ...]]],
+    date_formats: Sequence[str],
+) -> dict[str, Dialect]:
+    """Each publisher's dialect of one theme, from tables with a column per publisher so the
+    dialects read side by side; None where a publisher has no code for a value."""
+    return {
+        publisher: Dialect(
+            columns={field: names[i] for field, names in columns.items()},
+            codes={
+                field: {ours: theirs[i] for ours, theirs in table.items() if theirs[i] is not None}
+                for field, table in codes.items()
+            },
+            date_format=date_formats[i],
+        )
+        for i, publisher in enumerate(publishers)
+    }
+
+
+WORKS_DIALECTS = _dialects(
+    ("trentvale", "soar-wreake", "belvoir-vale", "kestrel-water", "larkspur-gas"),
+    columns={
+        "reference": ("WORKS_REF", "worksRef", "Ref No", "permit_ref", "JobNumber"),
+        "works_type": ("WORKS_TYPE", "worksCategory", "Works Type", "activity", "JobType"),
+        "status": ("STATUS", "currentStatus", "Works Status", "job_status", "JobStatus"),
+        "start": ("START_DT", "proposedStartDate", "Date From", "planned_start", "StartDateTime"),
+        "end": ("END_DT", "proposedEndDate", "Date To", "planned_end", "EndDateTime"),
+    },
+    codes={
+        "works_type": {
+            "resurfacing": ("RESURF", "Resurfacing", "Carriageway resurfacing", None, None),
+            "drainage": ("DRAIN", "Drainage", "Gully / drainage", "SEWER_REPAIR", None),
+            "street-lighting": ("LIGHT", "Street lighting", "Lighting", None, None),
+            "emergency": ("EMERG", "Emergency", "Emergency works", "BURST_MAIN", "Gas Escape"),
+            "utility-repair": (None, "Utility repair", None, "MAINS_REPAIR", "Mains Replacement"),
+            "new-connection": (None, "New connection", None, "NEW_SUPPLY", "Service Connection"),
+        },
+        "status": {
+            "planned": ("PLN", "Planned", "Proposed", "Programmed", "SCHEDULED"),
+            "in-progress": ("LIVE", "In Progress", "Started", "Active", "ON SITE"),
+            "completed": ("DONE", "Completed", "Finished", "Closed", "COMPLETE"),
+            "cancelled": ("CANC", "Cancelled", "Withdrawn", "Abandoned", "CANCELLED"),
+        },
+    },
+    date_formats=("%d/%m/%Y", "%Y-%m-%d", "%d-%b-%Y", "%Y%m%d", "%m/%d/%Y %H:%M"),
+)
+LAMP_DIALECTS = _dialects(
+    list(COUNCILS),
+    columns={
+        "unit_id": ("unit_no", "assetId", "UNITREF"),
+        "lamp_type": ("lamp", "lampType", "LAMP_CODE"),
+        "wattage": ("wattage", "lampWatts", "WATTS"),
+        "installed": ("installed", "installDate", "INST_DATE"),
+    },
+    codes={
+        "lamp_type": {
+            "led": ("LED", "LED lantern", "LED"),
+            "sodium-high-pressure": ("SON", "High pressure sodium", "SON-T"),
+            "sodium-low-pressure": ("SOX", "Low pressure sodium", "SOX"),
+            "metal-halide": ("MH", "Metal halide", "CDM"),
+        },
+    },
+    date_formats=("%d/%m/%Y %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d"),
+)
+
+
+Builder = Callable[[Geography, Generator], pd.DataFrame]
 
 
 @dataclass(frozen=True)
-class LampDialect:
-    """How one council's lighting inventory writes a unit: column names, codes and date format."""
+class DemoSource:
+    """One publisher file: how its rows are made, and its layer in formats that name one."""
 
-    unit_id: str
-    lamp_type: str
-    wattage: str
-    installed: str
-    types: dict[str, str]
-    date_format: str
+    id: str
+    file: str
+    build: Builder
+    layer: str | None = None
 
-    def encode(self, lamps: pd.DataFrame, unit_ids: Sequence[str]) -> dict[str, object]:
-        """The council's columns for `lamps`."""
-        return {
-            self.unit_id: list(unit_ids),
-            self.lamp_type: lamps["lamp_type"].map(self.types).tolist(),
-            self.wattage: lamps["wattage"].tolist(),
-            self.installed: [_stamp(d, time(0), self.date_format) for d in lamps["installed"]],
-        }
+    def write(self, frame: pd.DataFrame, path: Path) -> None:
+        """Write the rows at path in this source's format, which its file's extension names."""
+        _write(frame, path, self.layer)
 
 
-def _stamp(day: date, at: time, date_format: str) -> str:
-    """The day (at a time of day) as text, since publishers send dates as text in their format."""
-    return datetime.combine(day, at).strftime(date_format)
+SOURCES: list[DemoSource] = []
+"""Every demo publisher file, in the order written; each builder below adds itself."""
 
 
-TRENTVALE_WORKS = WorksDialect(
-    reference="WORKS_REF",
-    works_type="WORKS_TYPE",
-    status="STATUS",
-    start="START_DT",
-    end="END_DT",
-    types={
-        "resurfacing": "RESURF",
-        "drainage": "DRAIN",
-        "street-lighting": "LIGHT",
-        "emergency": "EMERG",
-    },
-    statuses={"planned": "PLN", "in-progress": "LIVE", "completed": "DONE", "cancelled": "CANC"},
-    date_format="%d/%m/%Y",
-)
-SOAR_WREAKE_WORKS = WorksDialect(
-    reference="worksRef",
-    works_type="worksCategory",
-    status="currentStatus",
-    start="proposedStartDate",
-    end="proposedEndDate",
-    types={
-        "resurfacing": "Resurfacing",
-        "drainage": "Drainage",
-        "street-lighting": "Street lighting",
-        "emergency": "Emergency",
-        "utility-repair": "Utility repair",
-        "new-connection": "New connection",
-    },
-    statuses={
-        "planned": "Planned",
-        "in-progress": "In Progress",
-        "completed": "Completed",
-        "cancelled": "Cancelled",
-    },
-    date_format="%Y-%m-%d",
-)
-BELVOIR_VALE_WORKS = WorksDialect(
-    reference="Ref No",
-    works_type="Works Type",
-    status="Works Status",
-    start="Date From",
-    end="Date To",
-    types={
-        "resurfacing": "Carriageway resurfacing",
-        "drainage": "Gully / drainage",
-        "street-lighting": "Lighting",
-        "emergency": "Emergency works",
-    },
-    statuses={
-        "planned": "Proposed",
-        "in-progress": "Started",
-        "completed": "Finished",
-        "cancelled": "Withdrawn",
-    },
-    date_format="%d-%b-%Y",
-)
-KESTREL_WORKS = WorksDialect(
-    reference="permit_ref",
-    works_type="activity",
-    status="job_status",
-    start="planned_start",
-    end="planned_end",
-    types={
-        "utility-repair": "MAINS_REPAIR",
-        "new-connection": "NEW_SUPPLY",
-        "emergency": "BURST_MAIN",
-        "drainage": "SEWER_REPAIR",
-    },
-    statuses={
-        "planned": "Programmed",
-        "in-progress": "Active",
-        "completed": "Closed",
-        "cancelled": "Abandoned",
-    },
-    date_format="%Y%m%d",
-)
-LARKSPUR_WORKS = WorksDialect(
-    reference="JobNumber",
-    works_type="JobType",
-    status="JobStatus",
-    start="StartDateTime",
-    end="EndDateTime",
-    types={
-        "utility-repair": "Mains Replacement",
-        "new-connection": "Service Connection",
-        "emergency": "Gas Escape",
-    },
-    statuses={
-        "planned": "SCHEDULED",
-        "in-progress": "ON SITE",
-        "completed": "COMPLETE",
-        "cancelled": "CANCELLED",
-    },
-    date_format="%m/%d/%Y %H:%M",
-)
-TRENTVALE_LAMPS = LampDialect(
-    unit_id="unit_no",
-    lamp_type="lamp",
-    wattage="wattage",
-    installed="installed",
-    types={
-        "led": "LED",
-        "sodium-high-pressure": "SON",
-        "sodium-low-pressure": "SOX",
-        "metal-halide": "MH",
-    },
-    date_format="%d/%m/%Y %H:%M:%S",
-)
-SOAR_WREAKE_LAMPS = LampDialect(
-    unit_id="assetId",
-    lamp_type="lampType",
-    wattage="lampWatts",
-    installed="installDate",
-    types={
-        "led": "LED lantern",
-        "sodium-high-pressure": "High pressure sodium",
-        "sodium-low-pressure": "Low pressure sodium",
-        "metal-halide": "Metal halide",
-    },
-    date_format="%Y-%m-%d",
-)
-BELVOIR_VALE_LAMPS = LampDialect(
-    unit_id="UNITREF",
-    lamp_type="LAMP_CODE",
-    wattage="WATTS",
-    installed="INST_DATE",
-    types={
-        "led": "LED",
-        "sodium-high-pressure": "SON-T",
-        "sodium-low-pressure": "SOX",
-        "metal-halide": "CDM",
-    },
-    date_format="%Y/%m/%d",
-)
+def _source(source_id: str, file: str, layer: str | None = None) -> Callable[[Builder], Builder]:
+    """Add the decorated builder to SOURCES as the one making source_id's file."""
+
+    def register(build: Builder) -> Builder:
+        SOURCES.append(DemoSource(source_id, file, build, layer))
+        return build
+
+    return register
 
 
+@_source("trentvale-roadworks", "trentvale_roadworks.zip")
 def _trentvale_roadworks(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The highways system's weekly export: lines, DBF-sized upper-case names, UK dates."""
     n = 160
-    works = _works(rng, n, {"resurfacing": 5, "drainage": 2, "street-lighting": 2, "emergency": 1})
-    columns = TRENTVALE_WORKS.encode(works, [f"TBC-RW-{k:06d}" for k in _serials(rng, n, 1000)])
+    share = {"resurfacing": 5, "drainage": 2, "street-lighting": 2, "emergency": 1}
+    works = _works(rng, n, share, "TBC-RW-{serial:06d}", first=1000)
+    columns = WORKS_DIALECTS["trentvale"].encode(works)
     columns["USRN"] = rng.integers(30100000, 30199999, n)
     columns["TM_TYPE"] = rng.choice(["Road closure", "Lane closure", "Two-way signals"], n)
     lines = _lines_on(geo.pieces("trentvale", geo.roads + geo.streets), rng, n, 100, 2000)
     return gpd.GeoDataFrame(columns, geometry=lines, crs=BNG)
 
 
+@_source("soar-wreake-roadworks", "soar_wreake_roadworks.geojson")
 def _soar_wreake_roadworks(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The council's open-data feed: points for short works, lines for resurfacing and drainage,
     including works a telecoms company (not a partner) promotes on its roads."""
     n = 200
     share = {"resurfacing": 3, "drainage": 2, "street-lighting": 1, "emergency": 1}
-    works = _works(rng, n, share | {"utility-repair": 2, "new-connection": 1})
-    serials = _serials(rng, n, 100)
-    references = [f"SWDC-{s.year}-{k:05d}" for s, k in zip(works["start"], serials, strict=True)]
-    columns = SOAR_WREAKE_WORKS.encode(works, references)
+    share |= {"utility-repair": 2, "new-connection": 1}
+    works = _works(rng, n, share, "SWDC-{start.year}-{serial:05d}", first=100)
+    columns = WORKS_DIALECTS["soar-wreake"].encode(works)
     by_utility = works["works_type"].isin(["utility-repair", "new-connection"])
     columns["promoterName"] = np.where(
         by_utility, "Brookmere Telecom (fictional)", COUNCILS["soar-wreake"]
@@ -537,11 +503,13 @@ def _soar_wreake_roadworks(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(columns, geometry=geometry, crs=BNG)
 
 
+@_source("belvoir-vale-roadworks", "belvoir_vale_roadworks.csv")
 def _belvoir_vale_roadworks(geo: Geography, rng: Generator) -> pd.DataFrame:
     """A spreadsheet kept by the highways team: one grid reference per job, whole metres."""
     n = 90
-    works = _works(rng, n, {"resurfacing": 3, "drainage": 3, "street-lighting": 1, "emergency": 1})
-    columns = BELVOIR_VALE_WORKS.encode(works, [f"BVDC/RW/{k:05d}" for k in _serials(rng, n, 0)])
+    share = {"resurfacing": 3, "drainage": 3, "street-lighting": 1, "emergency": 1}
+    works = _works(rng, n, share, "BVDC/RW/{serial:05d}")
+    columns = WORKS_DIALECTS["belvoir-vale"].encode(works)
     columns["Location"] = [f"o/s No. {k}" for k in rng.integers(1, 120, n)]
     points = _points_on(geo.pieces("belvoir-vale", geo.roads + geo.streets), rng, n, kerb=0)
     return pd.DataFrame(
@@ -550,38 +518,38 @@ def _belvoir_vale_roadworks(geo: Geography, rng: Generator) -> pd.DataFrame:
     )
 
 
+@_source("kestrel-water-roadworks", "kestrel_water_streetworks.gpkg", layer="kw_streetworks")
 def _kestrel_water_roadworks(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The water company's permit system: short excavations across the whole region."""
     n = 240
     share = {"utility-repair": 5, "new-connection": 3, "emergency": 2, "drainage": 2}
-    works = _works(rng, n, share)
-    references = [
-        f"KWS/{s:%y}/{k:06d}" for s, k in zip(works["start"], _serials(rng, n, 40000), strict=True)
-    ]
-    columns = KESTREL_WORKS.encode(works, references)
+    works = _works(rng, n, share, "KWS/{start:%y}/{serial:06d}", first=40000)
+    columns = WORKS_DIALECTS["kestrel-water"].encode(works)
     columns["dma_code"] = [f"DMA{k:04d}" for k in rng.integers(100, 2000, n)]
     columns["excavation_m2"] = rng.uniform(1.5, 40, n).round(1)
     lines = _lines_on(geo.pieces("kestrel-water", geo.roads + geo.streets), rng, n, 30, 400)
     return gpd.GeoDataFrame(columns, geometry=lines, crs=BNG)
 
 
+@_source("larkspur-gas-roadworks", "larkspur_gas_jobs.geojson")
 def _larkspur_gas_roadworks(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The gas network's work-management export: mains jobs along the roads, US-style timestamps."""
     n = 120
-    works = _works(rng, n, {"utility-repair": 5, "new-connection": 3, "emergency": 2})
-    columns = LARKSPUR_WORKS.encode(works, [f"LGN-{k:07d}" for k in _serials(rng, n, 7700000)])
+    share = {"utility-repair": 5, "new-connection": 3, "emergency": 2}
+    works = _works(rng, n, share, "LGN-{serial:07d}", first=7700000)
+    columns = WORKS_DIALECTS["larkspur-gas"].encode(works)
     columns["PipeMaterial"] = rng.choice(["PE", "Cast iron", "Ductile iron", "Steel"], n)
     lines = _lines_on(geo.pieces("larkspur-gas", geo.roads), rng, n, 100, 1500)
     return gpd.GeoDataFrame(columns, geometry=lines, crs=BNG)
 
 
+@_source("trentvale-street-lighting", "trentvale_street_lighting.csv")
 def _trentvale_street_lighting(geo: Geography, rng: Generator) -> pd.DataFrame:
     """The lighting contractor's inventory, exported from a spreadsheet with grid references."""
     n = 360
     share = {"led": 70, "sodium-high-pressure": 20, "metal-halide": 7, "sodium-low-pressure": 3}
-    columns = TRENTVALE_LAMPS.encode(
-        _lamps(rng, n, share), [f"TBC-SL-{k:06d}" for k in _serials(rng, n, 0)]
-    )
+    lamps = _lamps(rng, n, share, "TBC-SL-{serial:06d}")
+    columns = LAMP_DIALECTS["trentvale"].encode(lamps)
     columns["column_ht"] = rng.choice([5, 6, 8, 10, 12], n).tolist()
     points = _points_on(geo.pieces("trentvale", geo.streets), rng, n, kerb=7)
     return pd.DataFrame(
@@ -590,25 +558,25 @@ def _trentvale_street_lighting(geo: Geography, rng: Generator) -> pd.DataFrame:
     )
 
 
+@_source("soar-wreake-street-lighting", "soar_wreake_street_lighting.geojson")
 def _soar_wreake_street_lighting(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The council's asset register published on its open-data portal."""
     n = 250
     share = {"led": 55, "sodium-high-pressure": 35, "metal-halide": 10}
-    columns = SOAR_WREAKE_LAMPS.encode(
-        _lamps(rng, n, share), [f"SW-{k:05d}" for k in _serials(rng, n, 0)]
-    )
+    lamps = _lamps(rng, n, share, "SW-{serial:05d}")
+    columns = LAMP_DIALECTS["soar-wreake"].encode(lamps)
     columns["columnMaterial"] = rng.choice(["Steel", "Aluminium", "Concrete"], n)
     points = _points_on(geo.pieces("soar-wreake", geo.streets), rng, n, kerb=7)
     return gpd.GeoDataFrame(columns, geometry=points, crs=BNG)
 
 
+@_source("belvoir-vale-street-lighting", "belvoir_vale_street_lighting.zip")
 def _belvoir_vale_street_lighting(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The lighting inventory straight out of the council's desktop GIS."""
     n = 150
     share = {"led": 35, "sodium-high-pressure": 50, "metal-halide": 10, "sodium-low-pressure": 5}
-    columns = BELVOIR_VALE_LAMPS.encode(
-        _lamps(rng, n, share), [f"BV{k:05d}" for k in _serials(rng, n, 0)]
-    )
+    lamps = _lamps(rng, n, share, "BV{serial:05d}")
+    columns = LAMP_DIALECTS["belvoir-vale"].encode(lamps)
     points = _points_on(geo.pieces("belvoir-vale", geo.streets), rng, n, kerb=7)
     return gpd.GeoDataFrame(columns, geometry=points, crs=BNG)
 
@@ -704,106 +672,92 @@ def _address(site: BaseGeometry, rng: Generator) -> str:
     return f"{int(rng.integers(1, 200))} {street}, {town.replace('-', ' ').title()}"
 
 
-def _day_text(days: Sequence[date | None], date_format: str) -> list[str | None]:
-    return [d.strftime(date_format) if d else None for d in days]
+PLANNING_DIALECTS = _dialects(
+    list(COUNCILS),
+    columns={
+        "reference": ("APP_REF", "Reference", "caseRef"),
+        "description": ("PROPOSAL", "Proposal", "proposal"),
+        "address": ("SITE_ADDR", "Site Address", "location"),
+        "application_type": ("APP_TYPE", "Application Type", "caseType"),
+        "status": ("DECISION", "Decision", "caseStatus"),
+        "received": ("DATE_RECV", "Date Valid", "dateReceived"),
+        "decided": ("DATE_DEC", "Decision Date", "decisionDate"),
+    },
+    codes={
+        "application_type": {
+            "full": ("FUL", "Full Planning", "FULL"),
+            "householder": ("HH", "Householder", "HOUSEHOLDER"),
+            "outline": ("OUT", "Outline", "OUTLINE"),
+            "reserved-matters": ("RM", "Reserved Matters", "RESERVED MATTERS"),
+            "change-of-use": ("COU", "Change of Use", "CHANGE OF USE"),
+            "listed-building": ("LBC", "Listed Building Consent", "LISTED BUILDING"),
+            "advertisement": ("ADV", "Advert Consent", "ADVERTISEMENT"),
+            "prior-approval": ("PA", "Prior Approval", "PRIOR APPROVAL"),
+            "tree-works": ("TPO", "Tree Works (TPO)", "TREES"),
+        },
+        "status": {
+            "pending": ("PCO", "Undecided", "Registered"),
+            "approved": ("GRA", "Permitted", "Approved"),
+            "refused": ("REF", "Refused", "Refused"),
+            "withdrawn": ("WDN", "Withdrawn", "Withdrawn"),
+            "appeal": ("APL", "Appeal Lodged", "Appealed"),
+        },
+    },
+    date_formats=("%Y-%m-%d", "%d/%m/%Y", "%d %B %Y"),
+)
 
 
-TRENTVALE_APPLICATION_TYPES = {
-    "full": "FUL", "householder": "HH", "outline": "OUT", "reserved-matters": "RM",
-    "change-of-use": "COU", "listed-building": "LBC", "advertisement": "ADV",
-    "prior-approval": "PA", "tree-works": "TPO",
-}  # fmt: skip
-TRENTVALE_DECISIONS = {
-    "pending": "PCO", "approved": "GRA", "refused": "REF", "withdrawn": "WDN", "appeal": "APL",
-}  # fmt: skip
-SOAR_WREAKE_APPLICATION_TYPES = {
-    "full": "Full Planning", "householder": "Householder", "outline": "Outline",
-    "reserved-matters": "Reserved Matters", "change-of-use": "Change of Use",
-    "listed-building": "Listed Building Consent", "advertisement": "Advert Consent",
-    "prior-approval": "Prior Approval", "tree-works": "Tree Works (TPO)",
-}  # fmt: skip
-SOAR_WREAKE_DECISIONS = {
-    "pending": "Undecided", "approved": "Permitted", "refused": "Refused",
-    "withdrawn": "Withdrawn", "appeal": "Appeal Lodged",
-}  # fmt: skip
-BELVOIR_VALE_APPLICATION_TYPES = {
-    "full": "FULL", "householder": "HOUSEHOLDER", "outline": "OUTLINE",
-    "reserved-matters": "RESERVED MATTERS", "change-of-use": "CHANGE OF USE",
-    "listed-building": "LISTED BUILDING", "advertisement": "ADVERTISEMENT",
-    "prior-approval": "PRIOR APPROVAL", "tree-works": "TREES",
-}  # fmt: skip
-BELVOIR_VALE_DECISIONS = {
-    "pending": "Registered", "approved": "Approved", "refused": "Refused",
-    "withdrawn": "Withdrawn", "appeal": "Appealed",
-}  # fmt: skip
+def _register(
+    geo: Geography, rng: Generator, council: str, n: int
+) -> tuple[pd.DataFrame, list[Polygon], np.ndarray]:
+    """n applications to the council in protocol terms with their site addresses, their sites,
+    and the serial numbers the council's references count with."""
+    apps = _applications(rng, n)
+    sites = _planning_sites(geo, rng, council, n)
+    serials = _serials(rng, n, 0)
+    apps["address"] = [_address(site, rng) for site in sites]
+    return apps, sites, serials
 
 
+@_source("trentvale-planning-applications", "trentvale_planning.gpkg", layer="dm_applications")
 def _trentvale_planning(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The planning system's GIS export: red-line site polygons, ISO dates, short codes."""
-    n = 180
-    apps = _applications(rng, n)
-    sites = _planning_sites(geo, rng, "trentvale", n)
-    suffixes = apps["application_type"].map(TRENTVALE_APPLICATION_TYPES)
-    references = [
-        f"{r:%y}/{k:05d}/{s}"
-        for r, k, s in zip(apps["received"], _serials(rng, n, 0), suffixes, strict=True)
+    apps, sites, serials = _register(geo, rng, "trentvale", 180)
+    dialect = PLANNING_DIALECTS["trentvale"]
+    suffixes = apps["application_type"].map(dialect.codes["application_type"])
+    apps["reference"] = [
+        f"{r:%y}/{k:05d}/{s}" for r, k, s in zip(apps["received"], serials, suffixes, strict=True)
     ]
-    columns = {
-        "APP_REF": references,
-        "PROPOSAL": apps["description"].tolist(),
-        "SITE_ADDR": [_address(s, rng) for s in sites],
-        "APP_TYPE": suffixes.tolist(),
-        "DECISION": apps["status"].map(TRENTVALE_DECISIONS).tolist(),
-        "DATE_RECV": _day_text(apps["received"], "%Y-%m-%d"),
-        "DATE_DEC": _day_text(apps["decided"], "%Y-%m-%d"),
-        "URL": [
-            f"https://planning.trentvale.example/applications/{r.replace('/', '-')}"
-            for r in references
-        ],
-    }
+    columns = dialect.encode(apps)
+    columns["URL"] = [
+        f"https://planning.trentvale.example/applications/{r.replace('/', '-')}"
+        for r in apps["reference"]
+    ]
     return gpd.GeoDataFrame(columns, geometry=sites, crs=BNG)
 
 
+@_source("soar-wreake-planning-applications", "soar_wreake_planning_register.csv")
 def _soar_wreake_planning(geo: Geography, rng: Generator) -> pd.DataFrame:
     """The planning register as a spreadsheet: the site boundary as WKT, UK dates."""
-    n = 150
-    apps = _applications(rng, n)
-    sites = _planning_sites(geo, rng, "soar-wreake", n)
-    serials = _serials(rng, n, 0)
-    references = [f"P/{r:%Y}/{k:04d}" for r, k in zip(apps["received"], serials, strict=True)]
-    return pd.DataFrame(
-        {
-            "Reference": references,
-            "Proposal": apps["description"],
-            "Site Address": [_address(s, rng) for s in sites],
-            "Application Type": apps["application_type"].map(SOAR_WREAKE_APPLICATION_TYPES),
-            "Decision": apps["status"].map(SOAR_WREAKE_DECISIONS),
-            "Date Valid": _day_text(apps["received"], "%d/%m/%Y"),
-            "Decision Date": _day_text(apps["decided"], "%d/%m/%Y"),
-            "Link": [f"https://www.soar-wreake.example/planning/{k}" for k in serials],
-            "WKT": shapely.to_wkt(np.asarray(sites, dtype=object), rounding_precision=1),
-        }
-    )
+    apps, sites, serials = _register(geo, rng, "soar-wreake", 150)
+    apps["reference"] = [
+        f"P/{r:%Y}/{k:04d}" for r, k in zip(apps["received"], serials, strict=True)
+    ]
+    columns = PLANNING_DIALECTS["soar-wreake"].encode(apps)
+    columns["Link"] = [f"https://www.soar-wreake.example/planning/{k}" for k in serials]
+    columns["WKT"] = shapely.to_wkt(np.asarray(sites, dtype=object), rounding_precision=1)
+    return pd.DataFrame(columns)
 
 
+@_source("belvoir-vale-planning-applications", "belvoir_vale_planning.gml", "planning_application")
 def _belvoir_vale_planning(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The council's GML feed: one point per application, no site boundary, long dates."""
-    n = 90
-    apps = _applications(rng, n)
-    points = [site.centroid for site in _planning_sites(geo, rng, "belvoir-vale", n)]
-    references = [
-        f"BV/{r:%Y}/{k:04d}" for r, k in zip(apps["received"], _serials(rng, n, 0), strict=True)
+    apps, sites, serials = _register(geo, rng, "belvoir-vale", 90)
+    apps["reference"] = [
+        f"BV/{r:%Y}/{k:04d}" for r, k in zip(apps["received"], serials, strict=True)
     ]
-    columns = {
-        "caseRef": references,
-        "proposal": apps["description"].tolist(),
-        "location": [_address(p, rng) for p in points],
-        "caseType": apps["application_type"].map(BELVOIR_VALE_APPLICATION_TYPES).tolist(),
-        "caseStatus": apps["status"].map(BELVOIR_VALE_DECISIONS).tolist(),
-        "dateReceived": _day_text(apps["received"], "%d %B %Y"),
-        "decisionDate": _day_text(apps["decided"], "%d %B %Y"),
-    }
-    return gpd.GeoDataFrame(columns, geometry=points, crs=BNG)
+    columns = PLANNING_DIALECTS["belvoir-vale"].encode(apps)
+    return gpd.GeoDataFrame(columns, geometry=[site.centroid for site in sites], crs=BNG)
 
 
 KESTREL_MATERIALS = {
@@ -829,6 +783,7 @@ def _chop(line: LineString, length: float) -> list[LineString]:
     return [substring(line, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 
+@_source("kestrel-water-water-mains", "kestrel_water_mains.fgb")
 def _kestrel_water_mains(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The water company's network extract: distribution mains under every town street, trunk
     mains along a few roads, joined end to end as the network is."""
@@ -900,6 +855,7 @@ def _tier_near(distance_m: float, rng: Generator) -> str:
     return str(_pick(rng, share, 1)[0])
 
 
+@_source("brookmere-telecom-broadband-coverage", "brookmere_coverage.kml", layer="coverage")
 def _brookmere_broadband(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     """The operator's coverage map for its customers: hexagon cells in KML, day-first dates."""
     cells = _hexagons(geo.areas["brookmere-telecom"].buffer(-EDGE_MARGIN))
@@ -924,6 +880,29 @@ def _brookmere_broadband(geo: Geography, rng: Generator) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(columns, geometry=[cell for _, cell in cells], crs=BNG)
 
 
+@dataclass(frozen=True)
+class FileFormat:
+    """How GDAL writes one kind of publisher file."""
+
+    driver: str
+    wgs84: bool = False  # the format is longitude/latitude by definition
+    dataset_options: dict[str, str] | None = None
+    layer_options: dict[str, str] | None = None
+
+
+FORMATS = {
+    # RFC 7946 GeoJSON, as web-facing systems publish it.
+    ".geojson": FileFormat("GeoJSON", wgs84=True, layer_options={"RFC7946": "YES"}),
+    ".gpkg": FileFormat("GPKG"),
+    # GML 3.2 with its .xsd beside it, as a council's web feature service would send it.
+    ".gml": FileFormat("GML", dataset_options={"FORMAT": "GML3.2"}),
+    ".fgb": FileFormat("FlatGeobuf"),
+    # Attributes in ExtendedData, as web mapping tools export it.
+    ".kml": FileFormat("KML", wgs84=True),
+}
+"""The formats GDAL writes straight to a file, by extension; CSV and zipped Shapefiles aside."""
+
+
 def _write_zipped_shapefile(frame: gpd.GeoDataFrame, path: Path) -> None:
     """A zipped Shapefile as councils email them: .shp, .shx, .dbf, .prj and .cpg together."""
     with TemporaryDirectory() as tmp:
@@ -933,130 +912,24 @@ def _write_zipped_shapefile(frame: gpd.GeoDataFrame, path: Path) -> None:
                 archive.write(part, part.name)
 
 
-def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
-    """RFC 7946 GeoJSON: WGS84 longitude/latitude, as web-facing systems publish it."""
-    path.unlink(missing_ok=True)
-    pyogrio.write_dataframe(
-        frame.to_crs(WGS84), path, driver="GeoJSON", layer_options={"RFC7946": "YES"}
-    )
-
-
-def _write_geopackage(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    """A GeoPackage holding just this layer (GDAL would otherwise add it to an old file)."""
-    path.unlink(missing_ok=True)
-    pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG")
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """A spreadsheet-style CSV: header row, coordinates (or WKT polygons) as ordinary columns."""
-    frame.to_csv(path, index=False)
-
-
-def _write_gml(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    """GML 3.2 with its .xsd beside it, as a council's web feature service would send it."""
-    path.unlink(missing_ok=True)
-    options = {"FORMAT": "GML3.2"}
-    pyogrio.write_dataframe(frame, path, layer=layer, driver="GML", dataset_options=options)
-
-
-def _write_flatgeobuf(frame: gpd.GeoDataFrame, path: Path) -> None:
-    path.unlink(missing_ok=True)
-    pyogrio.write_dataframe(frame, path, driver="FlatGeobuf")
-
-
-def _write_kml(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    """KML (always WGS84 lon/lat), attributes in ExtendedData, as web mapping tools export it."""
-    path.unlink(missing_ok=True)
-    pyogrio.write_dataframe(frame.to_crs(WGS84), path, layer=layer, driver="KML")
-
-
-@dataclass(frozen=True)
-class DemoSource:
-    """One publisher file: how its rows are made and how it is written."""
-
-    id: str
-    file: str
-    build: Callable[[Geography, Generator], pd.DataFrame]
-    write: Callable[[pd.DataFrame, Path], None]
-
-
-SOURCES = [
-    DemoSource(
-        "trentvale-roadworks",
-        "trentvale_roadworks.zip",
-        _trentvale_roadworks,
-        _write_zipped_shapefile,
-    ),
-    DemoSource(
-        "soar-wreake-roadworks",
-        "soar_wreake_roadworks.geojson",
-        _soar_wreake_roadworks,
-        _write_geojson,
-    ),
-    DemoSource(
-        "belvoir-vale-roadworks", "belvoir_vale_roadworks.csv", _belvoir_vale_roadworks, _write_csv
-    ),
-    DemoSource(
-        "kestrel-water-roadworks",
-        "kestrel_water_streetworks.gpkg",
-        _kestrel_water_roadworks,
-        lambda frame, path: _write_geopackage(frame, path, layer="kw_streetworks"),
-    ),
-    DemoSource(
-        "larkspur-gas-roadworks",
-        "larkspur_gas_jobs.geojson",
-        _larkspur_gas_roadworks,
-        _write_geojson,
-    ),
-    DemoSource(
-        "trentvale-street-lighting",
-        "trentvale_street_lighting.csv",
-        _trentvale_street_lighting,
-        _write_csv,
-    ),
-    DemoSource(
-        "soar-wreake-street-lighting",
-        "soar_wreake_street_lighting.geojson",
-        _soar_wreake_street_lighting,
-        _write_geojson,
-    ),
-    DemoSource(
-        "belvoir-vale-street-lighting",
-        "belvoir_vale_street_lighting.zip",
-        _belvoir_vale_street_lighting,
-        _write_zipped_shapefile,
-    ),
-    DemoSource(
-        "trentvale-planning-applications",
-        "trentvale_planning.gpkg",
-        _trentvale_planning,
-        lambda frame, path: _write_geopackage(frame, path, layer="dm_applications"),
-    ),
-    DemoSource(
-        "soar-wreake-planning-applications",
-        "soar_wreake_planning_register.csv",
-        _soar_wreake_planning,
-        _write_csv,
-    ),
-    DemoSource(
-        "belvoir-vale-planning-applications",
-        "belvoir_vale_planning.gml",
-        _belvoir_vale_planning,
-        lambda frame, path: _write_gml(frame, path, layer="planning_application"),
-    ),
-    DemoSource(
-        "kestrel-water-water-mains",
-        "kestrel_water_mains.fgb",
-        _kestrel_water_mains,
-        _write_flatgeobuf,
-    ),
-    DemoSource(
-        "brookmere-telecom-broadband-coverage",
-        "brookmere_coverage.kml",
-        _brookmere_broadband,
-        lambda frame, path: _write_kml(frame, path, layer="coverage"),
-    ),
-]
+def _write(frame: pd.DataFrame, path: Path, layer: str | None = None) -> None:
+    """Write the rows at path in the format its extension names; a spreadsheet-style CSV keeps
+    coordinates (or WKT polygons) as ordinary columns."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".zip":
+        _write_zipped_shapefile(frame, path)
+    else:
+        form = FORMATS[path.suffix]
+        path.unlink(missing_ok=True)  # GDAL would otherwise add the layer to the old file
+        pyogrio.write_dataframe(
+            frame.to_crs(WGS84) if form.wgs84 else frame,
+            path,
+            layer=layer,
+            driver=form.driver,
+            dataset_options=form.dataset_options,
+            layer_options=form.layer_options,
+        )
 
 
 def _boundaries(geo: Geography) -> gpd.GeoDataFrame:
@@ -1075,7 +948,7 @@ def write_demo_files(out_dir: Path, seed: int = 20261125) -> dict[str, int]:
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     geo = build_geography(seed)
-    _write_geopackage(_boundaries(geo), out_dir / "boundaries.gpkg", layer="boundaries")
+    _write(_boundaries(geo), out_dir / "boundaries.gpkg", layer="boundaries")
     counts = {}
     for source in SOURCES:
         frame = source.build(geo, _rng(seed, source.id))

@@ -26,6 +26,8 @@ from server.inprocess import serving
 from server.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
 
 ARTEFACTS = PROJECT_ROOT / "tests" / "artefacts"
+# The upload fixtures (deployment, server, client, worker), so test modules need not import them.
+pytest_plugins = ["uploading"]
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from uploading import FIELDS
 
 from ingest.errors import UnreadableInput
 from ingest.pipeline import RunResult, ingest_file
@@ -20,11 +21,8 @@ TEST_SOURCE = Source.model_validate(
         "publisher": "trentvale",
         "theme": "roadworks",
         "file": "spec.geojson",
-        "fields": {
-            "reference": "ref",
-            "works_type": {"from": "kind", "values": {"Resurface": "resurfacing"}},
-            "status": {"from": "state", "values": {"Live": "in-progress", "Plan": "planned"}},
-            "start_date": {"from": "starts", "format": "%d/%m/%Y"},
+        "fields": FIELDS
+        | {
             "end_date": {"from": "ends", "format": "%d/%m/%Y"},
             "promoter": {"value": "Spec Borough Council (fictional)"},
         },

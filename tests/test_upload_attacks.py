@@ -11,20 +11,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from uploading import (  # noqa: F401
-    audit_rows,
-    bearer,
-    client_fixture,
-    deployment_fixture,
-    geojson,
-    good,
-    live_rows,
-    running_worker,
-    server_fixture,
-    token,
-    upload,
-    wait_for_job,
-)
+from uploading import audit_rows, bearer, geojson, good, live_rows, token, upload, wait_for_job
 
 from ingest.db import transaction
 from server.cli import main
@@ -41,10 +28,7 @@ ENTITY_BOMB = b"""<?xml version="1.0"?>
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def worker(deployment: Deployment, server: str) -> Iterator[None]:
-    with running_worker(deployment):
-        yield
+pytestmark = pytest.mark.usefixtures("worker")
 
 
 def zipped(members: dict[str, bytes]) -> bytes:
@@ -76,6 +60,21 @@ def assert_refused(
         assert jobs_of(deployment, token_id) == 0
         action, _, detail = audit_rows(deployment.database_url, token_id)[-1]
         assert action == "upload-refused" and detail["status"] == status
+
+
+def assert_upload_refused(
+    deployment: Deployment,
+    client: httpx.Client,
+    name: str,
+    content: bytes,
+    status: int,
+    words: str,
+    source: str = "spec-north-roadworks",
+) -> None:
+    """An upload with a fresh token of spec-north's, refused as assert_refused checks."""
+    token_id, secret = token(deployment)
+    response = upload(client, secret, name, content, source)
+    assert_refused(response, status, deployment, token_id, words)
 
 
 @pytest.mark.parametrize("problem", ["missing", "wrong", "expired", "revoked"])
@@ -114,43 +113,37 @@ def test_a_publisher_cannot_upload_to_another_publishers_source(
 def test_an_unknown_source_is_refused_with_the_publishers_own_sources(
     deployment: Deployment, client: httpx.Client
 ) -> None:
-    token_id, secret = token(deployment)
-    response = upload(client, secret, "w.geojson", geojson(good(1)), "nowhere")
-    assert_refused(response, 400, deployment, token_id, "spec-north-roadworks")
+    content = geojson(good(1))
+    words = "spec-north-roadworks"
+    assert_upload_refused(deployment, client, "w.geojson", content, 400, words, source="nowhere")
 
 
 @pytest.mark.parametrize("name", ["../../evil.geojson", "/tmp/evil.geojson", "C:/evil.geojson"])
 def test_a_zip_whose_names_escape_its_folder_is_refused(
     deployment: Deployment, client: httpx.Client, name: str
 ) -> None:
-    token_id, secret = token(deployment)
     content = zipped({name: geojson(good(1))})
-    response = upload(client, secret, "w.zip", content)
-    assert_refused(response, 422, deployment, token_id, "points outside the archive")
+    assert_upload_refused(deployment, client, "w.zip", content, 422, "points outside the archive")
     assert not (deployment.settings.state_dir.parent / "evil.geojson").exists()
 
 
 def test_a_zip_holding_a_symbolic_link_is_refused(
     deployment: Deployment, client: httpx.Client
 ) -> None:
-    token_id, secret = token(deployment)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
         link = zipfile.ZipInfo("works.geojson")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         z.writestr(link, "/etc/passwd")
-    response = upload(client, secret, "w.zip", buffer.getvalue())
-    assert_refused(response, 422, deployment, token_id, "symbolic link")
+    assert_upload_refused(deployment, client, "w.zip", buffer.getvalue(), 422, "symbolic link")
 
 
 def test_a_zip_bomb_is_refused_from_its_directory(
     deployment: Deployment, client: httpx.Client
 ) -> None:
-    token_id, secret = token(deployment)
     content = zipped({"works.geojson": b" " * 7_000_000 + geojson(good(1))})
     assert len(content) < 100_000
-    response = upload(client, secret, "w.zip", content)
-    assert_refused(response, 422, deployment, token_id, "zip bomb")
+    assert_upload_refused(deployment, client, "w.zip", content, 422, "zip bomb")
 
 
 def lying_zip(real: bytes, claimed: int) -> bytes:
@@ -165,19 +158,17 @@ def lying_zip(real: bytes, claimed: int) -> bytes:
 def test_a_zip_whose_directory_lies_about_sizes_is_caught_while_extracting(
     deployment: Deployment, client: httpx.Client
 ) -> None:
-    token_id, secret = token(deployment)
     content = lying_zip(b" " * 5_000_000 + geojson(good(1)), claimed=1000)
-    response = upload(client, secret, "w.zip", content)
-    assert_refused(response, 422, deployment, token_id, "do not match its directory")
+    assert_upload_refused(deployment, client, "w.zip", content, 422, "do not match its directory")
 
 
 def test_a_file_over_the_size_limit_is_refused_413(
     deployment: Deployment, client: httpx.Client
 ) -> None:
-    token_id, secret = token(deployment)
     too_big = geojson(good(1)) + b" " * deployment.settings.upload_max_bytes
-    response = upload(client, secret, "w.geojson", too_big)
-    assert_refused(response, 413, deployment, token_id, "larger than this server accepts")
+    assert_upload_refused(
+        deployment, client, "w.geojson", too_big, 413, "larger than this server accepts"
+    )
 
 
 def test_a_streamed_upload_is_cut_off_as_soon_as_it_passes_the_limit(
@@ -215,27 +206,24 @@ def test_a_streamed_upload_is_cut_off_as_soon_as_it_passes_the_limit(
 def test_a_file_whose_contents_do_not_match_its_extension_is_refused(
     deployment: Deployment, client: httpx.Client, name: str, content: bytes, looks: str
 ) -> None:
-    token_id, secret = token(deployment)
-    response = upload(client, secret, name, content)
-    assert_refused(response, 415, deployment, token_id, f"the contents are {looks}")
+    assert_upload_refused(deployment, client, name, content, 415, f"the contents are {looks}")
 
 
 def test_a_shapefile_part_that_is_not_a_shapefile_is_refused(
     deployment: Deployment, client: httpx.Client
 ) -> None:
-    token_id, secret = token(deployment)
     content = zipped({"w.shp": b"not a shapefile", "w.shx": b"", "w.dbf": b""})
-    response = upload(client, secret, "w.zip", content)
-    assert_refused(response, 415, deployment, token_id, "w.shp: the name says Shapefile")
+    words = "w.shp: the name says Shapefile"
+    assert_upload_refused(deployment, client, "w.zip", content, 415, words)
 
 
 @pytest.mark.parametrize("name", ["works.exe", "works.shp", "works"])
 def test_a_format_we_do_not_read_is_refused_with_the_ones_we_do(
     deployment: Deployment, client: httpx.Client, name: str
 ) -> None:
-    token_id, secret = token(deployment)
-    response = upload(client, secret, name, b"MZ\x90\x00")
-    assert_refused(response, 415, deployment, token_id, "a Shapefile goes in a .zip")
+    assert_upload_refused(
+        deployment, client, name, b"MZ\x90\x00", 415, "a Shapefile goes in a .zip"
+    )
 
 
 @pytest.mark.parametrize(
@@ -256,9 +244,7 @@ def test_a_format_we_do_not_read_is_refused_with_the_ones_we_do(
 def test_xml_with_a_dtd_or_entities_is_refused_before_gdal_sees_it(
     deployment: Deployment, client: httpx.Client, name: str, content: bytes
 ) -> None:
-    token_id, secret = token(deployment)
-    response = upload(client, secret, name, content)
-    assert_refused(response, 422, deployment, token_id, "<!DOCTYPE> or <!ENTITY>")
+    assert_upload_refused(deployment, client, name, content, 422, "<!DOCTYPE> or <!ENTITY>")
 
 
 @pytest.mark.parametrize(

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import httpx
 import pytest
-from uploading import (  # noqa: F401
-    audit_rows,
-    bearer,
-    client_fixture,
-    deployment_fixture,
-    geojson,
-    good,
-    live_rows,
-    running_worker,
-    server_fixture,
-    token,
-    upload,
-    wait_for_job,
-)
+from uploading import audit_rows, bearer, geojson, good, live_rows, token, upload, wait_for_job
 
 from server.deployment import Deployment
 
 EASTINGS, NORTHINGS = [457000.0, 457100.0, 457200.0], [340000.0, 340050.0, 340100.0]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def worker(deployment: Deployment, server: str) -> Iterator[None]:
-    with running_worker(deployment):
-        yield
+pytestmark = pytest.mark.usefixtures("worker")
 
 
 def works(prefix: str) -> gpd.GeoDataFrame:

@@ -194,8 +194,10 @@ def forget_spec_data(database_url: str) -> None:
             )
 
 
-# Fixtures, imported by each upload test module (module scope: one server per module). They are
-# named with `name=` so that importing them does not shadow the test functions' parameters.
+# Fixtures for every test module (tests/conftest.py loads this module as a plugin), module scope:
+# one server per module. A module that needs the upload worker running says
+# `pytestmark = pytest.mark.usefixtures("worker")`. They are named with `name=` so that modules
+# still importing them do not shadow the test functions' parameters.
 
 
 @pytest.fixture(scope="module", name="deployment")
@@ -216,3 +218,10 @@ def server_fixture(deployment: Deployment) -> Iterator[str]:
 def client_fixture(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=60) as c:
         yield c
+
+
+@pytest.fixture(scope="module", name="worker")
+def worker_fixture(deployment: Deployment, server: str) -> Iterator[None]:
+    """The upload worker, running in this process for the module's tests."""
+    with running_worker(deployment):
+        yield
