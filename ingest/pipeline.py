@@ -1,7 +1,7 @@
 """The ingest pipeline: read -> harmonise -> validate -> load, chained by one function.
 
 Invariant: input = loaded + quarantined, for every run. A run that fails part-way, or whose
-process is killed, changes nothing: every batch is staged and merged inside one transaction, and
+process is killed, changes nothing: every batch is loaded (and merged) inside one transaction, and
 its run is marked failed with the reason (at once, or by the next run of its source).
 
 Files are read and checked in batches, so memory stays flat whatever the file's size.
@@ -21,15 +21,18 @@ from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
 
 from ingest import issues
+from ingest.ahead import ahead
+from ingest.collector import collecting_less
 from ingest.db import connect, transaction
 from ingest.harmonise import harmonise
 from ingest.load import (
     Copier,
-    create_stage,
+    Load,
+    begin_load,
     ensure_schema,
     fail_dead_runs,
+    finish_load,
     lock_source,
-    merge,
     quarantine_rows,
     record_issues,
     stage_rows,
@@ -108,7 +111,8 @@ def _check(raw: gpd.GeoDataFrame, source: Source, region: Region, protocols: Pro
 
 
 def check_file(path: Path, source: Source, region: Region, protocols: Protocols) -> Checked:
-    return _check(read_source(path, source), source, region, protocols)
+    with collecting_less():
+        return _check(read_source(path, source), source, region, protocols)
 
 
 def _sha256(path: Path) -> str:
@@ -159,15 +163,16 @@ def _finish_run(cur: Cursor, result: RunResult) -> None:
     )
 
 
-def _stage(
-    copy: Copier, theme: ThemeSpec, checked: Checked, source: Source, run_id: int
-) -> tuple[int, int]:
-    """One checked batch into the staging table, quarantine and issue log: (staged, quarantined)."""
+def _stage(copy: Copier, theme: ThemeSpec, checked: Checked, load: Load) -> tuple[int, int]:
+    """One checked batch on its way to the live table, its quarantine and issue log:
+    (staged, quarantined)."""
     loadable, reasons = checked.loadable, checked.reasons
-    stage_rows(copy, theme, loadable)
+    stage_rows(copy, theme, loadable, load)
     geoms = checked.clean.geometry
-    quarantine_rows(copy, theme, checked.raw, geoms, reasons, source=source.id, run_id=run_id)
-    record_issues(copy, checked.issues, run_id)
+    quarantine_rows(
+        copy, theme, checked.raw, geoms, reasons, source=load.source, run_id=load.run_id
+    )
+    record_issues(copy, checked.issues, load.run_id)
     return len(loadable), len(reasons)
 
 
@@ -180,34 +185,36 @@ def _load(
     run_id: int,
     progress: Progress | None,
 ) -> RunResult:
-    """Stage every batch, then merge: all in the caller's transaction, under the source's lock."""
+    """Every batch on its way to the live table as it is checked (staged, inserted or copied:
+    see begin_load), then merged or indexed: all in the caller's transaction, under the
+    source's lock."""
     theme = protocols.themes[source.theme]
     at = lock_source(cur, source.id)
     fail_dead_runs(cur, source.id)  # again: a killed run's backend may only now have let go
-    create_stage(cur, theme)
-    result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
-    found: Counter[str] = Counter()
-    staged = 0
-    with Copier(cur) as copy:
-        for raw in batches.frames:
-            checked = _check(raw, source, region, protocols)
-            in_stage, in_quarantine = _stage(copy, theme, checked, source, run_id)
-            staged += in_stage
-            result.quarantined += in_quarantine
-            found.update(checked.issues["rule"].value_counts().to_dict())
-            result.input += len(raw)
-            if progress is not None:
-                progress(result.input, batches.total)
-        copy.finish()
-    merged = merge(
+    load = begin_load(
         cur,
         theme,
         publisher=source.publisher,
         source=source.id,
         run_id=run_id,
         at=at,
-        staged=staged,
+        expected=batches.total,
     )
+    result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
+    found: Counter[str] = Counter()
+    staged = 0
+    checks = (_check(raw, source, region, protocols) for raw in batches.frames)
+    with Copier(cur) as copy, ahead(checks) as checked_batches:
+        for checked in checked_batches:
+            in_stage, in_quarantine = _stage(copy, theme, checked, load)
+            staged += in_stage
+            result.quarantined += in_quarantine
+            found.update(checked.issues["rule"].value_counts().to_dict())
+            result.input += len(checked.raw)
+            if progress is not None:
+                progress(result.input, batches.total)
+        copy.finish()
+    merged = finish_load(cur, theme, load, staged)
     if merged.duplicates:
         found["duplicate-key"] += merged.duplicates
     result.loaded = staged - merged.duplicates
@@ -232,7 +239,7 @@ def ingest_file(
     """Load one publisher file for one source, replacing that source's previous contribution."""
     with transaction(url) as cur:
         ensure_schema(cur, list(protocols.themes.values()))
-    with open_batches(path, source, batch_size) as batches:
+    with collecting_less(), open_batches(path, source, batch_size) as batches:
         conn = connect(url)
         try:
             run_id = _start_run(conn, path, source, protocols.themes[source.theme])

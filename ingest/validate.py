@@ -199,17 +199,22 @@ def _geometry_rules(
 
 
 def _earlier_twin(key: pd.Series, what: str) -> tuple[pd.Series, pd.Series]:
-    """Rows repeating an earlier row's key, and a message naming that earlier row."""
-    repeated = key.notna() & key.duplicated(keep="first")
-    first = key.index.to_series().groupby(key, dropna=True).transform("first")
-    message = f"the same {what} as feature " + first.astype("string").fillna("")
+    """Rows repeating an earlier row's key, and a message naming that earlier row (worked out
+    only for the repeats: most files have none)."""
+    twin = key.notna() & key.duplicated(keep=False)
+    if not twin.any():
+        return twin, pd.Series(dtype="string")
+    repeated = twin & key.duplicated(keep="first")
+    first = key[twin].index.to_series().groupby(key[twin]).transform("first")
+    message = f"the same {what} as feature " + first.astype("string")
     return repeated, message + " earlier in this file; give each feature its own value"
 
 
 def _value_rules(value: pd.Series, spec: FieldSpec) -> list[pd.DataFrame]:
     """FieldSpec constraints on a harmonised column; missing values break none of them."""
     found, name = [], spec.name
-    text = value.astype("string")
+    needs_text = spec.max_length or spec.pattern or spec.unique
+    text = value.astype("string") if needs_text else None
     checks = []
     if spec.max_length:
         too_long = text.str.len() > spec.max_length

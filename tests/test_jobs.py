@@ -35,7 +35,7 @@ from server.commands.worker import upload_worker
 from server.deployment import Deployment
 from server.settings import PROJECT_ROOT
 
-BIG = 30_000  # features: seconds of ingest, so it is still running when the worker dies
+BIG = 200_000  # features: seconds of ingest, so it is still running when the worker dies
 
 
 @pytest.fixture(scope="module", name="deployment")

@@ -1,0 +1,102 @@
+"""A source's first bulk load COPYs straight into the live table (indexes dropped, then rebuilt)
+instead of staging and merging: the same results, the same atomicity, the same quarantine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_loading import KILLABLE, SOURCES, source, works, write
+
+from ingest.db import transaction
+from ingest.load import ensure_schema
+from ingest.pipeline import ingest_file
+from ingest.region import Region
+from protocols import Protocols
+from server.settings import DEFAULT_CONFIG_DIR
+
+INDEXES = {"roadworks_pkey", "roadworks_geom_idx", "roadworks_source_reference_key"}
+
+
+@pytest.fixture(autouse=True)
+def _forget_first_loads(db, database_url: str, protocols: Protocols) -> Iterator[None]:
+    with transaction(database_url) as cur:
+        ensure_schema(cur, list(protocols.themes.values()))
+    yield
+    for table in ("roadworks", "roadworks_history"):
+        db.execute(f"DELETE FROM {table} WHERE source = ANY(%s)", (SOURCES,))  # noqa: S608
+
+
+@pytest.fixture()
+def many(db, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Enough new features for a bulk load: at least a quarter of the theme, 100 or more."""
+    monkeypatch.setattr("ingest.load.BULK_ROWS", 100)
+    db.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE relname = 'roadworks'")
+    return max(200, int(db.fetchone()[0]))
+
+
+def indexes(db) -> set[str]:
+    db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'roadworks'")
+    return {name for (name,) in db.fetchall()}
+
+
+def theme_fingerprint(db) -> str:
+    db.execute("SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY fid), '')) FROM roadworks t")
+    return db.fetchone()[0]
+
+
+def first_load(frame, tmp_path: Path, url: str, region: Region, protocols: Protocols, **kw):
+    path = write(frame, tmp_path / "first")
+    return ingest_file(url, path, source(), region, protocols, **kw)
+
+
+def test_a_first_bulk_load_quarantines_a_key_repeated_in_a_later_batch(
+    many: int, db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    refs = [f"F-{i}" for i in range(many)] + ["F-0"]
+    frame = works(refs)
+    result = first_load(frame, tmp_path, database_url, demo_region, protocols, batch_size=100)
+    assert (result.input, result.loaded, result.quarantined) == (many + 1, many, 1)
+    assert (result.inserted, result.issues) == (many, {"duplicate-key": 1})
+    db.execute("SELECT source_row, reason FROM quarantine WHERE run_id = %s", (result.run_id,))
+    assert db.fetchall() == [(many, "the same key appears earlier in this file (feature 0)")]
+    assert indexes(db) >= INDEXES
+
+
+def test_a_first_bulk_load_carries_the_same_provenance_as_a_merge(
+    many: int, db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    result = first_load(
+        works([f"F-{i}" for i in range(many)]), tmp_path, database_url, demo_region, protocols
+    )
+    db.execute(
+        "SELECT count(*), count(DISTINCT fid), min(source_row), max(source_row), "
+        "bool_and(loaded_at = valid_from), bool_and(publisher = 'trentvale'), "
+        "bool_and(run_id = %s) FROM roadworks WHERE source = %s",
+        (result.run_id, SOURCES[0]),
+    )
+    assert db.fetchone() == (many, many, 0, many - 1, True, True, True)
+
+
+def test_a_first_bulk_load_killed_mid_load_leaves_the_theme_exactly_as_before(
+    many: int, db, database_url: str, tmp_path: Path
+) -> None:
+    before = (theme_fingerprint(db), indexes(db))
+    path = write(works([f"K-{i}" for i in range(max(many, 20_000))], state="Plan"), tmp_path)
+    doc = json.dumps(source().model_dump(by_alias=True))
+    script = "import ingest.load\ningest.load.BULK_ROWS = 100\n" + KILLABLE
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, database_url, str(path), doc, str(DEFAULT_CONFIG_DIR)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline() and child.stdout.readline()  # two batches copied
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert (theme_fingerprint(db), indexes(db)) == before
