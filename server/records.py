@@ -67,22 +67,28 @@ def _theme_links(theme: ThemeSpec, base_url: str) -> list[dict[str, str]]:
     ]
 
 
-def _theme_record(theme: ThemeSpec, sources: list[Source], base_url: str) -> dict[str, Any]:
+def _from_protocol(theme: ThemeSpec, base_url: str) -> dict[str, Any]:
+    """What a theme's record and its sources' records all take from the protocol."""
     return {
-        "id": f"theme-{theme.id}",
-        "type": "collection",
-        "title": theme.title,
-        "description": theme.description,
         "keywords": theme.keywords,
         "themes": _themes([theme.id], base_url),
         "license": theme.licence,
         "rights": theme.attribution,
         "updateFrequency": theme.update_frequency,
         "protocol": theme.ref,
-        "publishers": sorted({s.publisher for s in sources}),
-        "sources": [s.id for s in sources],
         "links": _theme_links(theme, base_url),
     }
+
+
+def _theme_record(theme: ThemeSpec, sources: list[Source], base_url: str) -> dict[str, Any]:
+    return {
+        "id": f"theme-{theme.id}",
+        "type": "collection",
+        "title": theme.title,
+        "description": theme.description,
+        "publishers": sorted({s.publisher for s in sources}),
+        "sources": [s.id for s in sources],
+    } | _from_protocol(theme, base_url)
 
 
 def _source_record(
@@ -93,16 +99,9 @@ def _source_record(
         "type": "dataset",
         "title": source.title or f"{theme.title} from {publisher.name}",
         "description": f"{publisher.name}'s {theme.title.lower()}, harmonised onto {theme.ref}.",
-        "keywords": theme.keywords,
-        "themes": _themes([theme.id], base_url),
-        "license": theme.licence,
-        "rights": theme.attribution,
-        "updateFrequency": theme.update_frequency,
-        "protocol": theme.ref,
         "publishers": [publisher.id],
         "sources": [source.id],
-        "links": _theme_links(theme, base_url),
-    }
+    } | _from_protocol(theme, base_url)
 
 
 def _publisher_record(
