@@ -40,19 +40,8 @@ INTEGER_IDS = [s for s in SOURCE_IDS if _has_integer_field(REGION.sources[s])]
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
-    folder = tmp_path_factory.mktemp("demo")
-    return folder, write_demo_files(folder)
-
-
-@pytest.fixture(scope="module")
-def demo_region(written: tuple[Path, dict[str, int]]) -> Region:
-    return load_region(CONFIG_DIR, written[0])
-
-
-@pytest.fixture(scope="module")
-def councils(written: tuple[Path, dict[str, int]]) -> gpd.GeoDataFrame:
-    return pyogrio.read_dataframe(written[0] / "boundaries.gpkg", layer="boundaries")
+def councils(demo_counts: tuple[Path, dict[str, int]]) -> gpd.GeoDataFrame:
+    return pyogrio.read_dataframe(demo_counts[0] / "boundaries.gpkg", layer="boundaries")
 
 
 def _attributes(region: Region, source: Source) -> pd.DataFrame:
@@ -96,17 +85,19 @@ def test_every_publisher_is_marked_fictional() -> None:
     assert all("(fictional)" in p.name for p in REGION.publishers)
 
 
-def test_writes_a_file_for_every_configured_source(written: tuple[Path, dict[str, int]]) -> None:
-    folder, counts = written
+def test_writes_a_file_for_every_configured_source(
+    demo_counts: tuple[Path, dict[str, int]],
+) -> None:
+    folder, counts = demo_counts
     assert sorted(counts) == SOURCE_IDS
     assert all((folder / REGION.sources[s].file).is_file() for s in SOURCE_IDS)
 
 
 @pytest.mark.parametrize("source_id", SOURCE_IDS)
 def test_file_holds_exactly_the_reported_features(
-    written: tuple[Path, dict[str, int]], source_id: str
+    demo_counts: tuple[Path, dict[str, int]], source_id: str
 ) -> None:
-    folder, counts = written
+    folder, counts = demo_counts
     source = REGION.sources[source_id]
     info = pyogrio.read_info(folder / source.file, layer=source.layer, force_feature_count=True)
     assert info["features"] == counts[source_id]
