@@ -149,11 +149,14 @@ def render_quality_page(
     cards: Sequence[ThemeCard],
     runs: Sequence[RunRow],
     has_boundary_checks: bool,
+    signed_in: str | None = None,
 ) -> str:
+    """`signed_in` names the partner reading, with a way to sign out."""
     return _render(
         "quality.html",
         portal,
         cards=cards,
         runs=runs,
         has_boundary_checks=has_boundary_checks,
+        signed_in=signed_in,
     )

@@ -207,7 +207,11 @@ def portal_routes(deployment: Deployment, has_boundary_checks: bool) -> list[Rou
 
     def quality(request: Request) -> Response:
         cards, runs = theme_cards(deployment), recent_runs(deployment, reports_dir)
-        page = render_quality_page(portal_info(deployment), cards, runs, has_boundary_checks)
+        who = request.state.reader.principal
+        signed_in = f"{who.publisher} (token {who.token_id})"
+        page = render_quality_page(
+            portal_info(deployment), cards, runs, has_boundary_checks, signed_in
+        )
         return HTMLResponse(page)
 
     def quarantine(request: Request) -> Response:

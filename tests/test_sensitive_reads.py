@@ -300,3 +300,16 @@ def test_a_wrong_token_at_sign_in_is_shown_the_reason_and_sets_no_cookie(
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "/\\evil", ""])
 def test_sign_in_only_returns_to_a_page_on_this_site(target: str) -> None:
     assert safe_next(target) == "/quality"
+
+
+def test_a_signed_in_partner_sees_who_they_are_and_can_sign_out(
+    live_server: str, partner_token: str
+) -> None:
+    with open_page(f"{live_server}/quality", token=partner_token) as (page, _):
+        banner = page.locator(".signed-in").inner_text()
+        page.click(".signed-in button")
+        page.wait_for_url(f"{live_server}/")
+        cookies = [c for c in page.context.cookies() if c["name"] == "rgis_token"]
+
+    assert "kestrel-water" in banner and partner_token.split("_")[1] in banner
+    assert cookies == []

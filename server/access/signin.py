@@ -83,12 +83,13 @@ def signin_routes() -> list[Route]:
 
 
 def partners_only(handler: Callable[[Request], Response], page: bool) -> Callable:
-    """A route that only partners may read. A page sends a browser with no token to sign in;
-    anything else (and any bad token) gets the refusal as JSON."""
+    """A route that only partners may read (the handler finds them in request.state.reader).
+    A page sends a browser with no token to sign in; anything else (and any bad token) gets the
+    refusal as JSON."""
 
     def guarded(request: Request) -> Response:
         try:
-            require_partner(request)
+            request.state.reader = require_partner(request)
         except Unauthorized as refused:
             if page and "authorization" not in request.headers and COOKIE not in request.cookies:
                 target = f"/signin?next={quote(request.url.path)}"
