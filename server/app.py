@@ -95,7 +95,7 @@ def create_app(deployment: Deployment) -> Starlette:
         routes=[
             Route("/map", regional_map),
             Route("/quality/map", partners_only(quality_map_page, page=True)),
-            *signin_routes(),
+            *signin_routes(settings.base_url),
             *portal_routes(deployment, boundary_checks),
             Route(BOUNDARIES_PATH, region_boundaries),
             Route("/healthz", health),

@@ -45,7 +45,7 @@ async def signin_page(request: Request) -> Response:
     return _page(safe_next(request.query_params.get("next")))
 
 
-async def signin(request: Request) -> Response:
+async def signin(request: Request, secure: bool) -> Response:
     form = await request.form()
     token, target = str(form.get("token", "")).strip(), safe_next(str(form.get("next", "")))
     access = access_of(request)
@@ -61,7 +61,6 @@ async def signin(request: Request) -> Response:
         return _page(target, message, status=403)
     await run_in_threadpool(access.audit, principal, "signin", "/signin", {})
     response = RedirectResponse(target, status_code=303)
-    secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE, token, max_age=SESSION_S, httponly=True, samesite="strict", secure=secure
     )
@@ -74,10 +73,17 @@ async def signout(request: Request) -> Response:
     return response
 
 
-def signin_routes() -> list[Route]:
+def signin_routes(base_url: str) -> list[Route]:
+    """The cookie is Secure when the deployment is served over HTTPS (RGIS_BASE_URL), whatever
+    scheme a TLS-terminating proxy forwards to us."""
+    secure = base_url.startswith("https://")
+
+    async def signin_secure(request: Request) -> Response:
+        return await signin(request, secure)
+
     return [
         Route("/signin", signin_page, methods=["GET"]),
-        Route("/signin", signin, methods=["POST"]),
+        Route("/signin", signin_secure, methods=["POST"]),
         Route("/signout", signout, methods=["POST"]),
     ]
 
