@@ -37,7 +37,7 @@ from server.access.reading import audit_sensitive_read, reader_of, refusal
 from server.access.refusals import Refused
 from server.features.errors import OGCError, not_found
 from server.pgpool import Pool
-from server.visibility import generalised_grid, sensitive, visible_fields
+from server.visibility import generalised_grid, sensitive, snapped, visible_fields
 
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
@@ -168,8 +168,7 @@ class TileLayer:
     def build(cls, theme: ThemeSpec, public: bool) -> TileLayer:
         fields = visible_fields(theme, public)
         grid = generalised_grid(theme, public)
-        geometry = sql.SQL("ST_SnapToGrid(geom, {})").format(sql.Literal(grid)) if grid else None
-        geometry = geometry or sql.Identifier("geom")
+        geometry = snapped(sql.Identifier("geom"), grid) if grid else sql.Identifier("geom")
         in_tile = sql.SQL(IN_TILE).format(
             srid=sql.Literal(theme.storage_crs),
             pad=sql.Literal(grid or 0),  # a snapped feature may land up to a cell away
