@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import psycopg2
 import pytest
 from uploading import audit_rows, bearer, geojson, good, live_rows, token, upload, wait_for_job
 
@@ -315,3 +316,24 @@ def test_the_form_must_carry_exactly_one_file(deployment: Deployment, client: ht
         files=[("file", ("a.geojson", b"{}")), ("file", ("b.geojson", b"{}"))],
     )  # fmt: skip
     assert_refused(response, 400, deployment, token_id, "exactly one file")
+
+
+def test_a_file_claiming_another_publisher_is_loaded_as_the_tokens_own(
+    deployment: Deployment, client: httpx.Client
+) -> None:
+    """Provenance comes from the token's source, never from the file: a `publisher` or `source`
+    column naming a neighbour is just an unmapped attribute."""
+    _, secret = token(deployment, "spec-south")
+    forged = good(2, "FORGED")
+    for f in forged:
+        f["properties"] |= {"publisher": "spec-north", "source": "spec-north-roadworks"}
+    response = upload(client, secret, "w.geojson", geojson(forged), source="spec-south-roadworks")
+
+    job = wait_for_job(client, secret, response.json()["url"])
+
+    assert job["status"] == "succeeded"
+    with psycopg2.connect(deployment.database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT publisher, source FROM roadworks WHERE reference LIKE 'FORGED-%'"
+        )
+        assert cur.fetchall() == [("spec-south", "spec-south-roadworks")]
