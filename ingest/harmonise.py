@@ -8,6 +8,7 @@ counted, and input = loaded + quarantined still holds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -29,7 +30,20 @@ FALSE_WORDS = {"false", "f", "no", "n", "0"}
 BIGINT = 9.2e18
 NO_MAP = FieldMap(value="")
 SPLIT_COORDINATES = 250_000
-RAGGED_KINDS = {0, 1, 3, 4, 5, 6}  # shapely type ids to_ragged_array takes: not rings, collections
+# Kinds rebuilt from their reprojected coordinate arrays: points and lines (shapely type ids 0, 1),
+# whose only way to be empty is whole. A multi-part geometry can hide an empty part, which
+# from_ragged_array mis-sizes (a multipoint) or crashes the process on (a multipolygon).
+RAGGED_KINDS = {0, 1}
+_proj_helper = ThreadPoolExecutor(1, thread_name_prefix="regiongis-proj")
+
+
+def _new_proj_helper() -> None:
+    """A forked child has no copy of the parent's helper thread: it gets a helper of its own."""
+    global _proj_helper
+    _proj_helper = ThreadPoolExecutor(1, thread_name_prefix="regiongis-proj")
+
+
+os.register_at_fork(after_in_child=_new_proj_helper)
 
 
 def _as_text(raw: pd.Series) -> pd.Series:
@@ -300,24 +314,26 @@ def _transformer(source: CRS, epsg: int) -> Transformer:
     return Transformer.from_crs(source, CRS.from_epsg(epsg), always_xy=True)
 
 
+def _transform(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
+    return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
+
+
 def _transformed(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
-    """Many coordinates (long lines) in two halves on two threads: PROJ lets go of the GIL, and
-    its Transformer is thread-safe."""
+    """Many coordinates (long lines) in two halves, one on this thread and one on a helper: PROJ
+    lets go of the GIL. The helper lives as long as the process, because pyproj makes each new
+    thread its own PROJ object (~50 ms): a pool made per batch spent that on every batch."""
     if len(coords) < SPLIT_COORDINATES:
-        return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
-    with ThreadPoolExecutor(2, thread_name_prefix="regiongis-proj") as pool:
-        halves = pool.map(
-            lambda part: np.column_stack(transformer.transform(part[:, 0], part[:, 1])),
-            np.array_split(coords, 2),
-        )
-        return np.concatenate(list(halves))
+        return _transform(transformer, coords)
+    first, second = np.array_split(coords, 2)
+    helped = _proj_helper.submit(_transform, transformer, second)
+    return np.concatenate([_transform(transformer, first), helped.result()])
 
 
 def _reprojected(geoms: gpd.GeoSeries, epsg: int) -> gpd.GeoSeries:
-    """The geometry in EPSG:epsg. A batch of one kind of 2D geometry, none missing or empty (the
-    usual file), is rebuilt from its reprojected coordinate array: 15% cheaper than geopandas'
-    to_crs for points, a quarter for long lines (their coordinates split over two threads). Any
-    other batch goes through to_crs."""
+    """The geometry in EPSG:epsg. A batch of 2D points or of 2D lines, none missing or empty
+    (most big files), is rebuilt from its reprojected coordinate array: 15% cheaper than
+    geopandas' to_crs for points, a quarter for long lines (their coordinates split over two
+    threads). Any other batch goes through to_crs."""
     data = np.asarray(geoms.values)
     kinds = shapely.get_type_id(data)
     if (

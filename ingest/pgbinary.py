@@ -120,8 +120,20 @@ class Stream:
         return part[:size].tobytes()
 
 
-def encode(columns: list[tuple[str, pa.Array | pa.ChunkedArray]]) -> Stream:
-    """The COPY ... (FORMAT binary) stream for rows given as (PostgreSQL type, values) columns."""
+Values = pa.Array | pa.ChunkedArray | pa.Scalar
+"""A column's values, or one value for every row (a run's provenance)."""
+
+
+def _field(pg_type: str, values: Values) -> pa.Array | pa.Scalar:
+    """A column's binary fields; a scalar's is encoded once and joined to every row."""
+    if isinstance(values, pa.Scalar):
+        return ENCODERS[pg_type](pa.array([values.as_py()], values.type))[0]
+    return ENCODERS[pg_type](_contiguous(values))
+
+
+def encode(columns: list[tuple[str, Values]]) -> Stream:
+    """The COPY ... (FORMAT binary) stream for rows given as (PostgreSQL type, values) columns,
+    at least one of them an array."""
     count = struct.pack("!h", len(columns))
-    fields = [ENCODERS[pg_type](_contiguous(values)) for pg_type, values in columns]
+    fields = [_field(pg_type, values) for pg_type, values in columns]
     return Stream(pc.binary_join_element_wise(count, *fields, b""))

@@ -37,7 +37,7 @@ from ingest.load import (
     record_issues,
     stage_rows,
 )
-from ingest.read import BATCH_SIZE, Batches, open_batches, read_source
+from ingest.read import Batches, open_batches, read_source
 from ingest.region import Region, Source
 from ingest.validate import validate
 from protocols import Protocols, ThemeSpec
@@ -87,7 +87,9 @@ class Checked:
 
     @property
     def loadable(self) -> gpd.GeoDataFrame:
-        return self.clean.drop(index=issues.rows_with_errors(self.issues))
+        """The clean frame less its rows with errors (itself when none has: most batches)."""
+        errors = issues.rows_with_errors(self.issues)
+        return self.clean.drop(index=errors) if len(errors) else self.clean
 
     def result(self, source: Source, run_id: int | None = None) -> RunResult:
         quarantined = len(self.reasons)
@@ -234,7 +236,7 @@ def ingest_file(
     protocols: Protocols,
     *,
     progress: Progress | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> RunResult:
     """Load one publisher file for one source, replacing that source's previous contribution."""
     with transaction(url) as cur:

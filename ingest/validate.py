@@ -192,7 +192,8 @@ def _geometry_rules(
                 None,
                 field="geometry",
                 rule="out-of-region",
-                message=_outside_message(geoms[outside], theme),
+                # worked out only for the features outside: most batches have none
+                message=_outside_message(geoms[outside], theme) if outside.any() else "",
             ),
         ]
     )

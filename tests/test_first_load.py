@@ -11,7 +11,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
 from test_loading import KILLABLE, SOURCES, source, works, write
 
 from ingest.db import transaction
@@ -82,6 +84,54 @@ def test_a_first_bulk_load_carries_the_same_provenance_as_a_merge(
         (result.run_id, SOURCES[0]),
     )
     assert db.fetchone() == (many, many, 0, many - 1, True, True, True)
+
+
+def test_a_first_bulk_load_of_lines_stores_every_vertex_where_proj_puts_it(
+    many: int, db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    # lines of 1,200-1,500 vertices: enough coordinates for the reprojection to split them
+    # over two threads
+    vertices = 1_200 + np.arange(many) % 7 * 50
+    frame = works([f"L-{i}" for i in range(many)])
+    steps = [np.arange(n) * 1e-5 for n in vertices]
+    lines = [
+        shapely.linestrings(p.x + s, p.y + s * (n % 3))
+        for p, s, n in zip(frame.geometry, steps, vertices, strict=True)
+    ]
+    frame = frame.set_geometry(lines, crs=4326)
+    result = first_load(frame, tmp_path, database_url, demo_region, protocols)
+    assert (result.loaded, result.quarantined) == (many, 0)
+    db.execute(
+        "SELECT ST_AsBinary(geom) FROM roadworks WHERE source = %s ORDER BY source_row",
+        (SOURCES[0],),
+    )
+    stored = shapely.from_wkb([bytes(wkb) for (wkb,) in db.fetchall()])
+    expected = frame.geometry.to_crs(27700).values
+    assert (shapely.get_type_id(stored) == 1).all()
+    assert (shapely.get_num_coordinates(stored) == vertices).all()
+    coords = shapely.get_coordinates(stored)
+    assert np.allclose(coords, shapely.get_coordinates(expected), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "wkt",
+    [
+        "MULTIPOINT ((-1.15 52.95), EMPTY)",
+        "MULTIPOLYGON (((-1.15 52.95, -1.14 52.95, -1.14 52.96, -1.15 52.95)), EMPTY)",
+    ],
+)
+def test_a_first_bulk_load_of_parts_hiding_an_empty_one_accounts_for_every_feature(
+    wkt: str,
+    many: int,
+    tmp_path: Path,
+    database_url: str,
+    demo_region: Region,
+    protocols: Protocols,
+) -> None:
+    frame = works([f"E-{i}" for i in range(many)])
+    frame = frame.set_geometry([shapely.from_wkt(wkt)] * many, crs=4326)
+    result = first_load(frame, tmp_path, database_url, demo_region, protocols)
+    assert result.input == result.loaded + result.quarantined == many
 
 
 def test_a_first_bulk_load_killed_mid_load_leaves_the_theme_exactly_as_before(
