@@ -8,39 +8,23 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
+import test_loading
 from test_loading import KILLABLE, SOURCES, source, works, write
 
-from ingest.db import transaction
-from ingest.load import ensure_schema
 from ingest.pipeline import ingest_file
 from ingest.region import Region
 from protocols import Protocols
 from server.settings import DEFAULT_CONFIG_DIR
 
+# test_loading's fixtures: the same cleanup after every test, the same bulk-sized load
+_forget_loading_sources = test_loading._forget_loading_sources
+many = test_loading.many
 INDEXES = {"roadworks_pkey", "roadworks_geom_idx", "roadworks_source_reference_key"}
-
-
-@pytest.fixture(autouse=True)
-def _forget_first_loads(db, database_url: str, protocols: Protocols) -> Iterator[None]:
-    with transaction(database_url) as cur:
-        ensure_schema(cur, list(protocols.themes.values()))
-    yield
-    for table in ("roadworks", "roadworks_history"):
-        db.execute(f"DELETE FROM {table} WHERE source = ANY(%s)", (SOURCES,))  # noqa: S608
-
-
-@pytest.fixture()
-def many(db, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Enough new features for a bulk load: at least a quarter of the theme, 100 or more."""
-    monkeypatch.setattr("ingest.load.BULK_ROWS", 100)
-    db.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE relname = 'roadworks'")
-    return max(200, int(db.fetchone()[0]))
 
 
 def indexes(db) -> set[str]:
