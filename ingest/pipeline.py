@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _start_run(conn: Connection, path: Path, source: Source, theme: ThemeSpec) -> int:
+def _start_run(
+    conn: Connection, path: Path, source: Source, theme: ThemeSpec, digest: Future[str]
+) -> int:
     """Record the run as 'running' under the loading connection's pid, so that if the process
     dies the next run of the source can tell, and mark it failed."""
     with conn, conn.cursor() as cur:
@@ -133,7 +136,7 @@ def _start_run(conn: Connection, path: Path, source: Source, theme: ThemeSpec) -
         cur.execute(
             "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, file_sha256, "
             "backend_pid) VALUES (%s, %s, %s, %s, %s, %s, pg_backend_pid()) RETURNING id",
-            (source.id, source.publisher, theme.id, theme.ref, path.name, _sha256(path)),
+            (source.id, source.publisher, theme.id, theme.ref, path.name, digest.result()),
         )
         return cur.fetchone()[0]
 
@@ -238,13 +241,32 @@ def ingest_file(
     progress: Progress | None = None,
     batch_size: int | None = None,
 ) -> RunResult:
-    """Load one publisher file for one source, replacing that source's previous contribution."""
-    with transaction(url) as cur:
-        ensure_schema(cur, list(protocols.themes.values()))
+    """Load one publisher file for one source, replacing that source's previous contribution.
+
+    The file's sha256 is worked out on a thread of its own while the schema is checked and the
+    file opened: hashlib lets go of the GIL over a big block."""
+    with ThreadPoolExecutor(1, thread_name_prefix="regiongis-sha256") as hasher:
+        digest = hasher.submit(_sha256, path)
+        with transaction(url) as cur:
+            ensure_schema(cur, list(protocols.themes.values()))
+        return _ingest_batches(url, path, source, region, protocols, digest, progress, batch_size)
+
+
+def _ingest_batches(
+    url: str,
+    path: Path,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    digest: Future[str],
+    progress: Progress | None,
+    batch_size: int | None,
+) -> RunResult:
+    """The run itself, recorded (with the file's digest) once the file has opened."""
     with collecting_less(), open_batches(path, source, batch_size) as batches:
         conn = connect(url)
         try:
-            run_id = _start_run(conn, path, source, protocols.themes[source.theme])
+            run_id = _start_run(conn, path, source, protocols.themes[source.theme], digest)
             try:
                 with conn, conn.cursor() as cur:
                     return _load(cur, batches, source, region, protocols, run_id, progress)

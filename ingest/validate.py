@@ -23,6 +23,7 @@ DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
 NUMBER_TYPES = (FieldType.INTEGER, FieldType.DECIMAL)
 EARLIEST = pd.Timestamp("1900-01-01")
 HORIZON_YEARS = 20
+POINT_TYPE = 0  # shapely's type id
 PROMOTE = {
     "Point": shapely.multipoints,
     "LineString": shapely.multilinestrings,
@@ -187,15 +188,19 @@ def _geometry_rules(
                 rule="geometry-type",
                 message=f"geometry must be {expected}; send that kind of geometry",
             ),
-            issues.issues_where(
-                outside,
-                None,
-                field="geometry",
-                rule="out-of-region",
-                # worked out only for the features outside: most batches have none
-                message=_outside_message(geoms[outside], theme) if outside.any() else "",
-            ),
+            _out_of_region(outside, geoms, theme),
         ]
+    )
+
+
+def _out_of_region(outside: pd.Series, geoms: gpd.GeoSeries, theme: ThemeSpec) -> pd.DataFrame:
+    return issues.issues_where(
+        outside,
+        None,
+        field="geometry",
+        rule="out-of-region",
+        # worked out only for the features outside: most batches have none
+        message=_outside_message(geoms[outside], theme) if outside.any() else "",
     )
 
 
@@ -297,6 +302,49 @@ def _key_rules(frame: pd.DataFrame, theme: ThemeSpec) -> pd.DataFrame:
     return issues.issues_where(repeated, key, field=field, rule="duplicate-key", message=message)
 
 
+def _plain_points(geoms: gpd.GeoSeries, theme: ThemeSpec) -> np.ndarray | None:
+    """The x/y of a batch of 2D points, every one present and finite, in a theme that stores
+    points as points; else None. Such a batch (lamps, planning points, roadworks: most big
+    files) has nothing to repair or settle, and its region test is four comparisons: the general
+    rules spend most of their time making a type-name string a feature."""
+    values = np.asarray(geoms.values)
+    if "Point" not in theme.geometry_types or "MultiPoint" in theme.geometry_types:
+        return None
+    if not (shapely.get_type_id(values) == POINT_TYPE).all():
+        return None
+    if shapely.has_z(values).any() or shapely.has_m(values).any():
+        return None
+    coords = shapely.get_coordinates(values)  # an empty point has none
+    return coords if len(coords) == len(values) and np.isfinite(coords).all() else None
+
+
+def _point_rules(geoms: gpd.GeoSeries, coords: np.ndarray, theme: ThemeSpec, bbox) -> pd.DataFrame:
+    """The general rules' out-of-region issues for plain points (the only rule they can break):
+    a point intersects the region's box when it lies inside it or on its edge."""
+    minx, miny, maxx, maxy = bbox
+    x, y = coords[:, 0], coords[:, 1]
+    outside = pd.Series(~((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)), geoms.index)
+    return _out_of_region(outside, geoms, theme)
+
+
+def _geometry_issues(
+    frame: gpd.GeoDataFrame, theme: ThemeSpec, bbox
+) -> tuple[gpd.GeoDataFrame, list[pd.DataFrame]]:
+    """The frame with repaired geometry, and the geometry issues: plain points by their
+    coordinates, any other batch by the general rules."""
+    geoms = frame.geometry
+    coords = _plain_points(geoms, theme)
+    if coords is not None:
+        return frame, [_point_rules(geoms, coords, theme, bbox)]
+    missing = geoms.isna() | geoms.is_empty
+    broken = ~missing & _non_finite(geoms)
+    geoms, repaired = _repair(geoms, ~missing & ~broken)
+    missing |= ~broken & geoms.notna() & geoms.is_empty  # nothing left once repaired
+    geoms, settled = _settle_multi(geoms, theme)
+    rules = _geometry_rules(geoms, missing, broken, theme, bbox)
+    return frame.set_geometry(geoms), [repaired, settled, rules]
+
+
 def validate(
     frame: gpd.GeoDataFrame,
     theme: ThemeSpec,
@@ -305,15 +353,8 @@ def validate(
     today: pd.Timestamp | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """The frame with repaired geometry, and the geometry, field and key issues found."""
-    geoms = frame.geometry
-    missing = geoms.isna() | geoms.is_empty
-    broken = ~missing & _non_finite(geoms)
-    geoms, repaired = _repair(geoms, ~missing & ~broken)
-    missing |= ~broken & geoms.notna() & geoms.is_empty  # nothing left once repaired
-    geoms, settled = _settle_multi(geoms, theme)
-    frame = frame.set_geometry(geoms)
+    frame, found = _geometry_issues(frame, theme, region_bbox)
     today = today if today is not None else pd.Timestamp.now().normalize()
-    found = [repaired, settled, _geometry_rules(geoms, missing, broken, theme, region_bbox)]
     for spec in theme.fields:
         found += _value_rules(frame[spec.name], spec)
     found += _date_rules(frame, theme, today)

@@ -1,0 +1,87 @@
+"""A batch of plain 2D points (present, non-empty, finite) is validated from its coordinate array,
+not by the general geometry rules: the same issues, quarantine and loaded rows either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import test_loading
+from test_loading import SOURCES, source, works, write
+
+from ingest import validate as validation
+from ingest.harmonise import harmonise
+from ingest.pipeline import ingest_file
+from ingest.region import Region
+from protocols import Protocols
+
+_forget_loading_sources = test_loading._forget_loading_sources
+BBOX = (436000.0, 299000.0, 506000.0, 373000.0)
+# inside, on each edge and corner, just outside, far outside, at 0,0, and lon/lat read as metres
+PLAIN = [(470000, 330000), (436000, 330000), (506000, 373000), (435999.9, 330000)]
+PLAIN += [(600000, 900000), (0, 0), (-1.15, 52.95), (470000, 299000)]
+ODD = ["POINT EMPTY", None, "POINT (470000 NaN)", "POINT (Infinity 330000)"]
+QUARANTINE_SQL = (
+    "SELECT source_row, reason, ST_AsText(geom) FROM quarantine WHERE run_id = %(run)s "
+    "ORDER BY 1, 2"
+)
+ISSUES_SQL = (
+    "SELECT source_row, field, rule, severity, message, value FROM issue_log "
+    "WHERE run_id = %(run)s ORDER BY 1, 2, 3, 4, 5, 6"
+)
+LIVE_SQL = (
+    "SELECT reference, source_row, ST_AsText(geom) FROM roadworks WHERE source = %(source)s "
+    "ORDER BY 1"
+)
+
+
+def harmonised(geometry: list, protocols: Protocols) -> gpd.GeoDataFrame:
+    """Features as harmonise leaves them, given in the roadworks theme's storage CRS."""
+    raw = works([f"P-{i}" for i in range(len(geometry))])
+    raw = raw.set_geometry(gpd.GeoSeries(geometry)).set_crs(27700, allow_override=True)
+    theme = protocols.themes["roadworks"]
+    return harmonise(raw, source(), theme, protocols)[0]
+
+
+def test_plain_points_get_the_same_issues_as_in_a_batch_the_general_rules_check(
+    protocols: Protocols,
+) -> None:
+    theme = protocols.themes["roadworks"]
+    plain = harmonised(list(shapely.points(PLAIN)), protocols)
+    mixed = harmonised(list(shapely.points(PLAIN)) + [shapely.from_wkt(w) for w in ODD], protocols)
+    assert validation._plain_points(plain.geometry, theme) is not None
+    assert validation._plain_points(mixed.geometry, theme) is None
+    fast_clean, fast_found = validation.validate(plain, theme, BBOX)
+    clean, found = validation.validate(mixed, theme, BBOX)
+    shared = found[found["row"] < len(PLAIN)].reset_index(drop=True)
+    assert set(fast_found["rule"]) == {"out-of-region"}
+    pd.testing.assert_frame_equal(fast_found, shared)
+    assert shapely.equals(fast_clean.geometry.values, clean.geometry.values[: len(PLAIN)]).all()
+
+
+def test_a_load_in_plain_point_batches_matches_one_the_general_rules_check(
+    db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    frame = works([f"P-{i}" for i in range(12)])
+    outside = shapely.points([(-3.0, 52.9), (0.0, 0.0), (-1.2, 58.0)])
+    frame.loc[[2, 5, 9], "geometry"] = outside
+    odd = works([f"P-{i}" for i in range(12, 16)])
+    odd["geometry"] = [shapely.from_wkt(w) for w in ODD]
+    path = write(pd.concat([frame, odd], ignore_index=True), tmp_path / "points")
+    # batches of 4: three of plain points, then the odd ones; one batch: the general rules
+    results = [
+        ingest_file(database_url, path, source(sid), demo_region, protocols, batch_size=size)
+        for sid, size in zip(SOURCES, (4, 1000), strict=True)
+    ]
+    assert results[0].issues == results[1].issues
+    assert results[0].issues["out-of-region"] == 3
+    counts = [(r.input, r.loaded, r.quarantined) for r in results]
+    assert counts[0] == counts[1] == (16, 9, 7)
+    for query in (QUARANTINE_SQL, ISSUES_SQL, LIVE_SQL):
+        rows = []
+        for sid, result in zip(SOURCES, results, strict=True):
+            db.execute(query, {"run": result.run_id, "source": sid})
+            rows.append(str(db.fetchall()).replace(sid, "the-source"))  # messages name it
+        assert rows[0] == rows[1]
