@@ -24,6 +24,7 @@ from ingest.boundaries import issue_counts
 from ingest.db import transaction
 from ingest.errors import RegionGISError
 from ingest.region import Source
+from ingest.validate import absent
 
 EXAMPLES = 5
 MAP_FEATURES = 2000
@@ -114,7 +115,7 @@ class MapFeature:
 def _svg_map(quarantined: gpd.GeoDataFrame, bbox: tuple | None) -> dict[str, Any] | None:
     """An SVG drawing of the rejected features that have drawable coordinates, with the region."""
     geoms = quarantined.geometry
-    drawable = geoms.notna() & ~geoms.is_empty
+    drawable = ~absent(geoms) & ~geoms.is_empty
     coords, at = shapely.get_coordinates(geoms.values, return_index=True)
     finite_rows = np.unique(at[np.isfinite(coords).all(axis=1)])
     drawable &= pd.Series(np.isin(np.arange(len(geoms)), finite_rows), index=geoms.index)
