@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 
 from ingest.boundaries import check_after_ingest
+from ingest.db import transaction
 from ingest.pipeline import RunResult, ingest_file
 from server.deployment import Deployment, load_deployment
 from server.settings import Settings
@@ -40,6 +42,21 @@ def serve(deployment: Deployment, workers: int = 1) -> None:
     serve_app(lambda: create_app(deployment), settings.host, settings.port, workers)
 
 
+def demo_tokens(deployment: Deployment) -> None:
+    """Two tokens to try the demo with, valid for a day: a water company's partner token (the
+    quality pages, the water mains exactly) and a council's uploader token (/upload)."""
+    from server.access import Access, Role
+    from server.access.tokens import create_token
+
+    Access.open(deployment.database_url, deployment.region)
+    day = timedelta(days=1)
+    with transaction(deployment.database_url) as cur:
+        partner = create_token(cur, "kestrel-water", Role.PARTNER, day, note="demo").bearer
+        uploader = create_token(cur, "trentvale", Role.UPLOADER, day, note="demo").bearer
+    print(f"Partner token (sign in at /signin, valid a day): {partner}")
+    print(f"Uploader token for trentvale (/upload):          {uploader}")
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from server.demo_boundary_cases import add_boundary_cases
     from server.demo_data import write_demo_files
@@ -54,6 +71,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         from server.commands.worker import start_in_process
 
         start_in_process(deployment)  # one upload worker, so /upload works out of the box
+        demo_tokens(deployment)
         serve(deployment)
     return 0
 
