@@ -3,23 +3,17 @@ instead of staging and merging: the same results, the same atomicity, the same q
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
 import test_loading
-from test_loading import KILLABLE, SOURCES, source, works, write
+from test_loading import SOURCES, kill_after_two_batches, source, works, write
 
 from ingest.pipeline import ingest_file
 from ingest.region import Region
 from protocols import Protocols
-from server.settings import DEFAULT_CONFIG_DIR
 
 # test_loading's fixtures: the same cleanup after every test, the same bulk-sized load
 _forget_loading_sources = test_loading._forget_loading_sources
@@ -123,14 +117,5 @@ def test_a_first_bulk_load_killed_mid_load_leaves_the_theme_exactly_as_before(
 ) -> None:
     before = (theme_fingerprint(db), indexes(db))
     path = write(works([f"K-{i}" for i in range(max(many, 20_000))], state="Plan"), tmp_path)
-    doc = json.dumps(source().model_dump(by_alias=True))
-    script = "import ingest.load\ningest.load.BULK_ROWS = 100\n" + KILLABLE
-    child = subprocess.Popen(
-        [sys.executable, "-c", script, database_url, str(path), doc, str(DEFAULT_CONFIG_DIR)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout.readline() and child.stdout.readline()  # two batches copied
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
+    kill_after_two_batches(database_url, path, "import ingest.load\ningest.load.BULK_ROWS = 100\n")
     assert (theme_fingerprint(db), indexes(db)) == before

@@ -268,6 +268,21 @@ ingest_file(url, Path(path), Source.model_validate(json.loads(doc)), region, loa
 """
 
 
+def kill_after_two_batches(database_url: str, path: Path, prelude: str = "") -> None:
+    """Ingest path as source() in a child process and SIGKILL it once two batches are sent."""
+    doc = json.dumps(source().model_dump(by_alias=True))
+    child = subprocess.Popen(
+        [sys.executable, "-c", prelude + KILLABLE, database_url, str(path), doc,
+         str(DEFAULT_CONFIG_DIR)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert child.stdout.readline() and child.stdout.readline()  # two batches sent
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+
+
 def fingerprint(db) -> str:
     db.execute(
         "SELECT md5(string_agg(t::text, ',' ORDER BY fid)) FROM roadworks t WHERE source = %s",
@@ -282,16 +297,7 @@ def test_a_run_killed_mid_load_leaves_the_live_data_exactly_as_before(
     load(works(["W-1", "W-2"]))
     before = fingerprint(db)
     big = works([f"K-{i}" for i in range(100_000)], state="Plan")
-    path = write(big, tmp_path / "big")
-    doc = json.dumps(source().model_dump(by_alias=True))
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLABLE, database_url, str(path), doc, str(DEFAULT_CONFIG_DIR)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout.readline() and child.stdout.readline()  # two batches staged
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
+    kill_after_two_batches(database_url, write(big, tmp_path / "big"))
     db.execute(
         "SELECT status FROM ingest_run WHERE source = %s ORDER BY id DESC LIMIT 1", (SOURCES[0],)
     )
