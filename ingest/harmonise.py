@@ -22,6 +22,7 @@ from pyproj import CRS, Transformer
 from ingest import issues, units
 from ingest.errors import ConfigError, UnreadableInput
 from ingest.issues import Severity
+from ingest.points import PointFrame, X, Y, attributes
 from ingest.region import Condition, FieldMap, Source
 from protocols import CodeList, FieldSpec, FieldType, Protocols, ThemeSpec
 
@@ -152,7 +153,7 @@ def _column(frame: pd.DataFrame, name: str, source: Source) -> pd.Series:
     if name not in frame.columns:
         raise UnreadableInput(
             f"source {source.id}: the file has no column {name!r} "
-            f"(it has {', '.join(map(str, frame.columns.drop('geometry')))}); "
+            f"(it has {', '.join(map(str, attributes(frame).columns))}); "
             f"correct config/sources/{source.id}.yaml or the file"
         )
     return frame[name]
@@ -278,15 +279,22 @@ def _filter_message(name: str, condition: Condition, source: Source) -> str:
     )
 
 
-def _crs_mismatch(geoms: gpd.GeoSeries, source: Source) -> pd.DataFrame:
+def _bounds(frame: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(frame, PointFrame):
+        return pd.DataFrame(frame[[X, Y, X, Y]].to_numpy(), index=frame.index)
+    return pd.DataFrame(shapely.bounds(frame.geometry.values), index=frame.index)
+
+
+def _crs_mismatch(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     """Coordinates a geographic CRS cannot have: most often British National Grid called WGS84."""
-    if geoms.crs is None or not geoms.crs.is_geographic:
+    crs = frame.crs
+    if crs is None or not crs.is_geographic:
         return issues.empty()
-    bounds = pd.DataFrame(shapely.bounds(geoms.values), index=geoms.index)
+    bounds = _bounds(frame)
     minx, miny, maxx, maxy = (bounds[i] for i in range(4))
     impossible = (minx < -180) | (maxx > 180) | (miny < -90) | (maxy > 90)
     grid = (minx >= 0) & (maxx <= 700_000) & (miny >= 0) & (maxy <= 1_300_000)
-    claimed = geoms.crs.to_string()
+    claimed = crs.to_string()
     advice = f"set `crs: EPSG:27700` in config/sources/{source.id}.yaml"
     found = [
         issues.issues_where(
@@ -310,8 +318,13 @@ def _crs_mismatch(geoms: gpd.GeoSeries, source: Source) -> pd.DataFrame:
 
 
 @cache
+def _crs(epsg: int) -> CRS:
+    return CRS.from_epsg(epsg)
+
+
+@cache
 def _transformer(source: CRS, epsg: int) -> Transformer:
-    return Transformer.from_crs(source, CRS.from_epsg(epsg), always_xy=True)
+    return Transformer.from_crs(source, _crs(epsg), always_xy=True)
 
 
 def _transform(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
@@ -352,17 +365,23 @@ def _reprojected(geoms: gpd.GeoSeries, epsg: int) -> gpd.GeoSeries:
 
 
 def harmonise(
-    frame: gpd.GeoDataFrame, source: Source, theme: ThemeSpec, protocols: Protocols
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """The frame in the protocol's columns and storage CRS, and the issues met on the way."""
+    frame: pd.DataFrame, source: Source, theme: ThemeSpec, protocols: Protocols
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frame (a GeoDataFrame or a PointFrame, which stays one) in the protocol's columns
+    and storage CRS, and the issues met on the way."""
     columns, found = {}, []
     for spec in theme.fields:
         columns[spec.name], field_issues = _harmonise_field(frame, spec, source, protocols)
         found.append(field_issues)
-    found.append(_crs_mismatch(frame.geometry, source))
+    found.append(_crs_mismatch(frame, source))
     left_out = _left_out(frame, source)
     found = issues.concat(found)
     found = found[~found["row"].isin(left_out["row"])]  # a row left out has that one reason
-    geometry = _reprojected(frame.geometry, theme.storage_crs)
-    harmonised = gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index)
+    epsg = theme.storage_crs
+    if isinstance(frame, PointFrame):
+        moved = _transformed(_transformer(frame.crs, epsg), frame.xy)
+        harmonised = PointFrame.of(pd.DataFrame(columns, index=frame.index), moved, _crs(epsg))
+    else:
+        geometry = _reprojected(frame.geometry, epsg)
+        harmonised = gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index)
     return harmonised, issues.concat([left_out, found])

@@ -33,6 +33,7 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
 from ingest import pgbinary
+from ingest.points import PointFrame, attributes, geometry_of, point_wkb
 from protocols import FieldType, ThemeSpec
 from protocols.ddl import (
     geometry_index,
@@ -40,6 +41,8 @@ from protocols.ddl import (
     history_table,
     natural_key_constraint,
     natural_key_name,
+    primary_key_constraint,
+    primary_key_name,
     theme_table_ddl,
 )
 
@@ -161,12 +164,18 @@ class Copier:
         self._pending: deque[Future] = deque()
 
     def __call__(
-        self, table: sql.Composable, columns: list[tuple[str, str, pgbinary.Values]]
+        self,
+        table: sql.Composable,
+        columns: list[tuple[str, str, pgbinary.Values]],
+        freeze: bool = False,
     ) -> None:
         """COPY (name, PostgreSQL type, values) columns into table, encoded in the background
-        (Arrow's kernels let go of the GIL)."""
+        (Arrow's kernels let go of the GIL); FREEZE for a table emptied in this transaction."""
         names = sql.SQL(", ").join(sql.Identifier(name) for name, _, _ in columns)
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(table, names)
+        options = sql.SQL(", FREEZE" if freeze else "")
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary{})").format(
+            table, names, options
+        )
         typed = [(pg_type, values) for _, pg_type, values in columns]
         self._pending.append(self._pool.submit(self._send, statement, typed))
         while len(self._pending) > self._depth:
@@ -208,6 +217,8 @@ class Load:
     source: str
     run_id: int
     at: datetime
+    fresh: bool = False  # Route.COPY into a theme that was empty: see _emptied
+    next_fid: int = 0  # Route.COPY: the fid the next feature copied takes
 
     @property
     def params(self) -> dict:
@@ -230,19 +241,9 @@ def _provenance_columns(load: Load) -> list[tuple[str, str, pa.Scalar]]:
     ]
 
 
-POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
 LINE_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("count", "<u4")])
 POINT, LINESTRING = 0, 1  # shapely's type ids
 MAX_BINARY = 2**31 - 1  # bytes an Arrow binary array can hold
-
-
-def _point_wkb(values: np.ndarray) -> pa.Array:
-    coords = shapely.get_coordinates(values)
-    wkb = np.empty(len(values), POINT_WKB)
-    wkb["order"], wkb["kind"], wkb["x"], wkb["y"] = 1, 1, coords[:, 0], coords[:, 1]
-    return pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(POINT_WKB.itemsize), len(values), [None, pa.py_buffer(wkb)]
-    ).cast(pa.binary())
 
 
 def _line_wkb(values: np.ndarray) -> pa.Array | None:
@@ -266,33 +267,38 @@ def _line_wkb(values: np.ndarray) -> pa.Array | None:
     )
 
 
-def _wkb(geoms: gpd.GeoSeries) -> pa.Array:
+def _wkb(frame: pd.DataFrame) -> pa.Array:
     """Plain WKB for COPY. A batch of 2D points or of 2D lines (most big files) is laid out by
     numpy at once, byte for byte what shapely's to_wkb writes in twice the time: that makes a
     Python bytes object a feature, holding the GIL the other threads want."""
-    values = np.asarray(geoms.values)
+    if isinstance(frame, PointFrame):
+        return point_wkb(frame.xy)
+    values = np.asarray(frame.geometry.values)
     kinds = shapely.get_type_id(values)
     plain = not (
         shapely.has_z(values).any() or shapely.has_m(values).any() or shapely.is_empty(values).any()
     )
     wkb = None
     if plain and (kinds == POINT).all():
-        wkb = _point_wkb(values)
+        wkb = point_wkb(shapely.get_coordinates(values))
     elif plain and (kinds == LINESTRING).all():
         wkb = _line_wkb(values)
     return wkb if wkb is not None else pa.array(shapely.to_wkb(values), pa.binary())
 
 
-def stage_rows(copy: Copier, theme: ThemeSpec, frame: gpd.GeoDataFrame, load: Load) -> None:
+def stage_rows(copy: Copier, theme: ThemeSpec, frame: pd.DataFrame, load: Load) -> None:
     """Copy loadable, harmonised features, geometry as plain WKB, the way the run's route says."""
     if frame.empty:
         return
     values = {f.name: pa.array(frame[f.name], from_pandas=True) for f in theme.fields}
     values["source_row"] = pa.array(frame.index.to_numpy(np.int32))
-    values["geom"] = _wkb(frame.geometry)
+    values["geom"] = _wkb(frame)
     columns = [(name, pg_type, values[name]) for name, pg_type in _stage_columns(theme)]
     if load.route is Route.COPY:
-        copy(sql.Identifier(theme.table), columns + _provenance_columns(load))
+        fids = np.arange(load.next_fid, load.next_fid + len(frame))
+        load.next_fid += len(frame)
+        columns = [("fid", "bigint", pa.array(fids)), *columns, *_provenance_columns(load)]
+        copy(sql.Identifier(theme.table), columns, freeze=load.fresh)
         return
     copy(STAGE, columns)
     if load.route is Route.INSERT:
@@ -310,7 +316,7 @@ def _finite_or_none(text: str) -> float | None:
 
 
 def _attributes_json(raw: pd.DataFrame) -> pa.Array:
-    text = raw.drop(columns="geometry").to_json(orient="records", date_format="iso")
+    text = attributes(raw).to_json(orient="records", date_format="iso")
     # pandas writes non-finite floats as Infinity/NaN, which jsonb refuses: keep them as null.
     records = json.loads(text, parse_constant=lambda _: None, parse_float=_finite_or_none)
     return pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
@@ -319,14 +325,15 @@ def _attributes_json(raw: pd.DataFrame) -> pa.Array:
 def quarantine_rows(
     copy: Copier,
     theme: ThemeSpec,
-    raw: gpd.GeoDataFrame,
-    geoms: gpd.GeoSeries,
+    raw: pd.DataFrame,
+    clean: pd.DataFrame,
     reasons: pd.Series,
     *,
     source: str,
     run_id: int,
 ) -> None:
-    """Keep the publisher's original attributes, the geometry as we read it, and why."""
+    """Keep the publisher's original attributes, the geometry as we read it (in the storage
+    CRS, repaired where it could be), and why."""
     if reasons.empty:
         return
     n = len(reasons)
@@ -339,7 +346,7 @@ def quarantine_rows(
             ("source_row", "integer", pa.array(reasons.index.to_numpy(np.int32))),
             ("reason", "text", pa.array(reasons.to_numpy(str), pa.string())),
             ("attributes", "jsonb", _attributes_json(raw.loc[reasons.index])),
-            ("geom", "geometry", _ewkb(geoms.loc[reasons.index], theme.storage_crs)),
+            ("geom", "geometry", _ewkb(geometry_of(clean, reasons.index), theme.storage_crs)),
         ],
     )
 
@@ -563,22 +570,60 @@ def _take_merge_turn(cur: Cursor, theme: ThemeSpec) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (MERGE_LOCK, theme.id))
 
 
-def _drop_indexes(cur: Cursor, theme: ThemeSpec) -> None:
+def _drop_indexes(cur: Cursor, theme: ThemeSpec, *, primary_key: bool = False) -> None:
     table = sql.Identifier(theme.table)
     cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
     cur.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(geometry_index(theme))))
-    cur.execute(
-        sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-            table, sql.Identifier(natural_key_name(theme))
+    keys = [natural_key_name(theme)] + ([primary_key_name(theme)] if primary_key else [])
+    for key in keys:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                table, sql.Identifier(key)
+            )
         )
-    )
 
 
-def _build_indexes(cur: Cursor, theme: ThemeSpec) -> None:
+def _build_indexes(cur: Cursor, theme: ThemeSpec, *, primary_key: bool = False) -> None:
     """Built by sorting, at a fraction of the cost of the row-by-row updates they replace."""
     table = sql.Identifier(theme.table)
-    cur.execute(sql.SQL("ALTER TABLE {} ADD {}").format(table, natural_key_constraint(theme)))
+    keys = ([primary_key_constraint(theme)] if primary_key else []) + [
+        natural_key_constraint(theme)
+    ]
+    for key in keys:
+        cur.execute(sql.SQL("ALTER TABLE {} ADD {}").format(table, key))
     cur.execute(geometry_index_ddl(theme))
+
+
+def _emptied(cur: Cursor, theme: ThemeSpec) -> bool:
+    """Whether the theme holds no features; if so it is emptied again (TRUNCATE), which gives
+    the table new files in this transaction. COPY then writes its rows already frozen (FREEZE:
+    the first reader does not rewrite every page to set hint bits), and under wal_level=minimal
+    (the embedded cluster's) PostgreSQL writes no WAL for them. Frozen rows show to a
+    repeatable-read transaction begun earlier, where it would have seen the theme empty."""
+    table = sql.Identifier(theme.table)
+    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table))
+    if cur.fetchone()[0]:
+        return False
+    cur.execute(sql.SQL("TRUNCATE {}").format(table))
+    return True
+
+
+def _fid_sequence(theme: ThemeSpec) -> sql.Composed:
+    return sql.SQL("pg_get_serial_sequence({}, 'fid')").format(sql.Literal(theme.table))
+
+
+def _take_fids(cur: Cursor, theme: ThemeSpec) -> int:
+    """The first fid of a COPY route's features, which it numbers itself: PostgreSQL's identity
+    default costs a sequence call a row. Safe because the run holds the table's lock, so no one
+    else takes a fid until _give_back_fids moves the sequence past the ones used."""
+    cur.execute(sql.SQL("SELECT nextval({})").format(_fid_sequence(theme)))
+    return cur.fetchone()[0]
+
+
+def _give_back_fids(cur: Cursor, theme: ThemeSpec, load: Load) -> None:
+    cur.execute(
+        sql.SQL("SELECT setval({}, %s, false)").format(_fid_sequence(theme)), (load.next_fid,)
+    )
 
 
 def merge(cur: Cursor, theme: ThemeSpec, load: Load, staged: int) -> Merged:
@@ -621,11 +666,12 @@ def begin_load(
     A source with live rows merges with them (Route.MERGE). A source with none has nothing to
     merge: each batch is inserted as it comes, while Python checks the next (Route.INSERT); if it
     adds at least a quarter of its theme, it is COPYed straight into the live table with the
-    indexes dropped and rebuilt at the end (Route.COPY), holding the theme's merge turn and table
-    lock for the whole load, not just a merge. Either way it stays in the run's one
-    transaction, so a failed or killed run changes nothing. Themes with decimal fields are not
-    COPYed straight in: their live columns are numeric, whose binary form we do not encode.
-    Only this run can add rows of its source meanwhile: it holds the source's lock.
+    keys and index dropped and rebuilt at the end, numbering its features itself (Route.COPY),
+    holding the theme's merge turn and table lock for the whole load, not just a merge. Either
+    way it stays in the run's one transaction, so a failed or killed run changes nothing.
+    Themes with decimal fields are not COPYed straight in: their live columns are numeric,
+    whose binary form we do not encode. Only this run can add rows of its source meanwhile: it
+    holds the source's lock.
     """
     # Each statement of a load runs once over rows the planner has no statistics for: JIT
     # compiling costs more than it saves (~130 ms a statement), and 4 MB sorts spill to disk.
@@ -637,25 +683,28 @@ def begin_load(
         route = Route.INSERT
     else:
         route = Route.COPY if _is_bulk(cur, theme, expected) else Route.INSERT
+    load = Load(route, publisher, source, run_id, at)
     if route is Route.COPY:
         _take_merge_turn(cur, theme)
-        _drop_indexes(cur, theme)
+        _drop_indexes(cur, theme, primary_key=True)
+        load.fresh, load.next_fid = _emptied(cur, theme), _take_fids(cur, theme)
     else:
         create_stage(cur, theme)
-    return Load(route, publisher, source, run_id, at)
+    return load
 
 
 def _finish_copy(cur: Cursor, theme: ThemeSpec, load: Load, staged: int) -> Merged:
-    """Build the indexes again; keys repeated across batches are only looked for (and
+    """Build the keys and index again; keys repeated across batches are only looked for (and
     quarantined) when the unique constraint refuses them, as it almost never does."""
+    _give_back_fids(cur, theme, load)
     cur.execute("SAVEPOINT regiongis_copied")
     try:
-        _build_indexes(cur, theme)
+        _build_indexes(cur, theme, primary_key=True)
         return Merged(inserted=staged)
     except psycopg2.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT regiongis_copied")
     duplicates = _quarantine_repeats(cur, theme, load, _repeats_copied(theme))
-    _build_indexes(cur, theme)
+    _build_indexes(cur, theme, primary_key=True)
     return Merged(inserted=staged - duplicates, duplicates=duplicates)
 
 

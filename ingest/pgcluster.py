@@ -150,9 +150,13 @@ class EmbeddedCluster:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.init(bindir)
         if not self.running(bindir):
+            # wal_level=minimal, as PostgreSQL advises for bulk loading: a table emptied in the
+            # loading transaction is then COPYed into with no WAL (see ingest.load._emptied).
+            # A private cluster has no replicas or WAL archive to need more.
             options = (
                 f"-p {self._read('port')} -c listen_addresses=127.0.0.1 "
-                f"-k {self.folder.resolve()} -c synchronous_commit=off -c max_connections=200"
+                f"-k {self.folder.resolve()} -c synchronous_commit=off -c max_connections=200 "
+                "-c wal_level=minimal -c max_wal_senders=0"
             )
             result = self._run(
                 bindir / "pg_ctl",

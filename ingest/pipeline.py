@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
@@ -76,10 +75,11 @@ class RunResult:
 
 @dataclass
 class Checked:
-    """A file (or batch) taken through every phase but load: what would load and what would not."""
+    """A file (or batch) taken through every phase but load: what would load and what would not.
+    The frames are GeoDataFrames, or PointFrames for a batch of plain points (ingest.points)."""
 
-    raw: gpd.GeoDataFrame
-    clean: gpd.GeoDataFrame
+    raw: pd.DataFrame
+    clean: pd.DataFrame
     issues: pd.DataFrame
 
     @property
@@ -87,7 +87,7 @@ class Checked:
         return issues.reasons_by_row(self.issues)
 
     @property
-    def loadable(self) -> gpd.GeoDataFrame:
+    def loadable(self) -> pd.DataFrame:
         """The clean frame less its rows with errors (itself when none has: most batches)."""
         errors = issues.rows_with_errors(self.issues)
         return self.clean.drop(index=errors) if len(errors) else self.clean
@@ -105,7 +105,7 @@ class Checked:
         )
 
 
-def _check(raw: gpd.GeoDataFrame, source: Source, region: Region, protocols: Protocols) -> Checked:
+def _check(raw: pd.DataFrame, source: Source, region: Region, protocols: Protocols) -> Checked:
     """The one place harmonise and validate are called, for dry runs and loads alike."""
     theme = protocols.themes[source.theme]
     harmonised, field_issues = harmonise(raw, source, theme, protocols)
@@ -173,9 +173,8 @@ def _stage(copy: Copier, theme: ThemeSpec, checked: Checked, load: Load) -> tupl
     (staged, quarantined)."""
     loadable, reasons = checked.loadable, checked.reasons
     stage_rows(copy, theme, loadable, load)
-    geoms = checked.clean.geometry
     quarantine_rows(
-        copy, theme, checked.raw, geoms, reasons, source=load.source, run_id=load.run_id
+        copy, theme, checked.raw, checked.clean, reasons, source=load.source, run_id=load.run_id
     )
     record_issues(copy, checked.issues, load.run_id)
     return len(loadable), len(reasons)

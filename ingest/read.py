@@ -31,6 +31,7 @@ from pyogrio.raw import open_arrow
 from pyproj import CRS
 
 from ingest.errors import ConfigError, UnreadableInput
+from ingest.points import PointFrame, as_geodataframe, plain_xy
 from ingest.region import Source
 
 BATCH_SIZE = 65_536  # points
@@ -45,10 +46,11 @@ READ_ERRORS = (DataSourceError, DataLayerError, GeometryError, pa.ArrowException
 @dataclass
 class Batches:
     """An open publisher file: how many features it says it has (None if it cannot say cheaply),
-    and its features as GeoDataFrames of at most `batch_size` rows."""
+    and its features as GeoDataFrames (PointFrames for plain points: see ingest.points) of at
+    most `batch_size` rows."""
 
     total: int | None
-    frames: Iterator[gpd.GeoDataFrame]
+    frames: Iterator[pd.DataFrame]
 
 
 def _csv_open_options(source: Source) -> dict[str, str]:
@@ -160,16 +162,21 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> gpd.GeoDataFrame:
+def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> pd.DataFrame:
+    """A GeoDataFrame, or a PointFrame when every feature is a plain 2D point."""
     geometry_name = meta["geometry_name"] or "wkb_geometry"
-    if geometry_name in batch.schema.names:
-        wkb = batch.column(geometry_name).to_numpy(zero_copy_only=False)
-        geometry = shapely.from_wkb(wkb, on_invalid="ignore")
+    wkb = batch.column(geometry_name) if geometry_name in batch.schema.names else None
+    if wkb is not None:
         batch = batch.drop_columns([geometry_name])
-    else:
-        geometry = [None] * batch.num_rows
     frame = batch.to_pandas(date_as_object=False)
     frame.index = pd.RangeIndex(start, start + len(frame))
+    xy = plain_xy(wkb) if wkb is not None else None
+    if xy is not None:
+        return PointFrame.of(frame, xy, crs)
+    if wkb is not None:
+        geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
+    else:
+        geometry = [None] * batch.num_rows
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index), crs=crs)
 
 
@@ -201,7 +208,7 @@ def _not_utf8(name: str) -> UnreadableInput:
 
 def _stream(
     reader: pa.RecordBatchReader, meta: dict, crs: CRS, name: str
-) -> Iterator[gpd.GeoDataFrame]:
+) -> Iterator[pd.DataFrame]:
     """Frames in file order; an empty layer still gives one (empty) frame with its columns."""
     start = 0
     try:
@@ -266,5 +273,5 @@ def open_batches(path: Path, source: Source, batch_size: int | None = None) -> I
 def read_source(path: Path, source: Source) -> gpd.GeoDataFrame:
     """The whole file in one frame, for dry runs and small files."""
     with open_batches(path, source) as batches:
-        frames = list(batches.frames)
+        frames = [as_geodataframe(frame) for frame in batches.frames]
     return pd.concat(frames) if len(frames) > 1 else frames[0]

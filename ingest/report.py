@@ -23,6 +23,7 @@ from ingest import issues
 from ingest.boundaries import issue_counts
 from ingest.db import transaction
 from ingest.errors import RegionGISError
+from ingest.points import attributes, geometry_of
 from ingest.region import Source
 from ingest.validate import absent
 
@@ -149,11 +150,10 @@ def from_checked(
 ) -> Report:
     """The report of a dry run: what ingest would load, quarantine and log."""
     reasons = checked.reasons
-    raw = checked.raw.loc[reasons.index]
-    attributes = _records(pd.DataFrame(raw.drop(columns=raw.geometry.name)))
+    records = _records(attributes(checked.raw.loc[reasons.index]))
     quarantined = gpd.GeoDataFrame(
-        {"row": reasons.index, "reason": reasons.to_numpy(), "attributes": attributes},
-        geometry=checked.clean.geometry.loc[reasons.index].to_numpy(),
+        {"row": reasons.index, "reason": reasons.to_numpy(), "attributes": records},
+        geometry=geometry_of(checked.clean, reasons.index).to_numpy(),
     )
     summary = asdict(checked.result(source)) | {"file": file_name, "dry_run": True}
     summary |= dict.fromkeys(MERGE_COUNTS)  # only a load knows what it would change

@@ -8,6 +8,7 @@ a caller working in batches checks across batches itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import geopandas as gpd
@@ -17,6 +18,7 @@ import shapely
 
 from ingest import issues
 from ingest.issues import Severity
+from ingest.points import PointFrame, geometry_of
 from protocols import FieldSpec, FieldType, ThemeSpec
 
 DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
@@ -194,19 +196,21 @@ def _geometry_rules(
                 rule="geometry-type",
                 message=f"geometry must be {expected}; send that kind of geometry",
             ),
-            _out_of_region(outside, geoms, theme),
+            _out_of_region(outside, theme, lambda: geoms[outside]),
         ]
     )
 
 
-def _out_of_region(outside: pd.Series, geoms: gpd.GeoSeries, theme: ThemeSpec) -> pd.DataFrame:
+def _out_of_region(
+    outside: pd.Series, theme: ThemeSpec, geometry_outside: Callable[[], gpd.GeoSeries]
+) -> pd.DataFrame:
     return issues.issues_where(
         outside,
         None,
         field="geometry",
         rule="out-of-region",
         # worked out only for the features outside: most batches have none
-        message=_outside_message(geoms[outside], theme) if outside.any() else "",
+        message=_outside_message(geometry_outside(), theme) if outside.any() else "",
     )
 
 
@@ -308,15 +312,17 @@ def _key_rules(frame: pd.DataFrame, theme: ThemeSpec) -> pd.DataFrame:
     return issues.issues_where(repeated, key, field=field, rule="duplicate-key", message=message)
 
 
+def _stores_points(theme: ThemeSpec) -> bool:
+    return "Point" in theme.geometry_types and "MultiPoint" not in theme.geometry_types
+
+
 def _plain_points(geoms: gpd.GeoSeries, theme: ThemeSpec) -> np.ndarray | None:
     """The x/y of a batch of 2D points, every one present and finite, in a theme that stores
     points as points; else None. Such a batch (lamps, planning points, roadworks: most big
     files) has nothing to repair or settle, and its region test is four comparisons: the general
     rules spend most of their time making a type-name string a feature."""
     values = np.asarray(geoms.values)
-    if "Point" not in theme.geometry_types or "MultiPoint" in theme.geometry_types:
-        return None
-    if not (shapely.get_type_id(values) == POINT_TYPE).all():
+    if not _stores_points(theme) or not (shapely.get_type_id(values) == POINT_TYPE).all():
         return None
     if shapely.has_z(values).any() or shapely.has_m(values).any():
         return None
@@ -324,24 +330,29 @@ def _plain_points(geoms: gpd.GeoSeries, theme: ThemeSpec) -> np.ndarray | None:
     return coords if len(coords) == len(values) and np.isfinite(coords).all() else None
 
 
-def _point_rules(geoms: gpd.GeoSeries, coords: np.ndarray, theme: ThemeSpec, bbox) -> pd.DataFrame:
+def _point_rules(frame: pd.DataFrame, coords: np.ndarray, theme: ThemeSpec, bbox) -> pd.DataFrame:
     """The general rules' out-of-region issues for plain points (the only rule they can break):
     a point intersects the region's box when it lies inside it or on its edge."""
     minx, miny, maxx, maxy = bbox
     x, y = coords[:, 0], coords[:, 1]
-    outside = pd.Series(~((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)), geoms.index)
-    return _out_of_region(outside, geoms, theme)
+    outside = pd.Series(~((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)), frame.index)
+    return _out_of_region(outside, theme, lambda: geometry_of(frame, outside))
 
 
 def _geometry_issues(
-    frame: gpd.GeoDataFrame, theme: ThemeSpec, bbox
-) -> tuple[gpd.GeoDataFrame, list[pd.DataFrame]]:
+    frame: pd.DataFrame, theme: ThemeSpec, bbox
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """The frame with repaired geometry, and the geometry issues: plain points by their
-    coordinates, any other batch by the general rules."""
+    coordinates (a PointFrame stays one), any other batch by the general rules."""
+    if isinstance(frame, PointFrame):
+        coords = frame.xy
+        if _stores_points(theme) and np.isfinite(coords).all():  # PROJ may fail to move one
+            return frame, [_point_rules(frame, coords, theme, bbox)]
+        frame = frame.to_geodataframe()
     geoms = frame.geometry
     coords = _plain_points(geoms, theme)
     if coords is not None:
-        return frame, [_point_rules(geoms, coords, theme, bbox)]
+        return frame, [_point_rules(frame, coords, theme, bbox)]
     missing = absent(geoms) | geoms.is_empty
     broken = ~missing & _non_finite(geoms)
     geoms, repaired = _repair(geoms, ~missing & ~broken)
@@ -352,12 +363,12 @@ def _geometry_issues(
 
 
 def validate(
-    frame: gpd.GeoDataFrame,
+    frame: pd.DataFrame,
     theme: ThemeSpec,
     region_bbox: tuple[float, float, float, float],
     *,
     today: pd.Timestamp | None = None,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The frame with repaired geometry, and the geometry, field and key issues found."""
     frame, found = _geometry_issues(frame, theme, region_bbox)
     today = today if today is not None else pd.Timestamp.now().normalize()

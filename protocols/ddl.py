@@ -74,6 +74,16 @@ def natural_key_constraint(theme: ThemeSpec) -> sql.Composed:
     return sql.SQL("CONSTRAINT {} UNIQUE ({})").format(sql.Identifier(natural_key_name(theme)), key)
 
 
+def primary_key_constraint(theme: ThemeSpec) -> sql.Composed:
+    """The fid key by the name PostgreSQL gives it; a first bulk load adds it again with this."""
+    name = sql.Identifier(primary_key_name(theme))
+    return sql.SQL("CONSTRAINT {} PRIMARY KEY (fid)").format(name)
+
+
+def primary_key_name(theme: ThemeSpec) -> str:
+    return f"{theme.table}_pkey"
+
+
 def geometry_index_ddl(theme: ThemeSpec, schema: str = "public") -> sql.Composed:
     """The live table's spatial index; a bulk load drops it and builds it again with this."""
     return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom);\n").format(

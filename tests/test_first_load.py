@@ -1,8 +1,10 @@
-"""A source's first bulk load COPYs straight into the live table (indexes dropped, then rebuilt)
-instead of staging and merging: the same results, the same atomicity, the same quarantine."""
+"""A source's first bulk load COPYs straight into the live table (keys and index dropped, then
+rebuilt) instead of staging and merging: the same results, the same atomicity, the same
+quarantine. Into a theme that holds nothing yet, the rows are written frozen."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import shapely
 import test_loading
 from test_loading import SOURCES, kill_after_two_batches, source, works, write
 
+from ingest.db import scratch_database, transaction
+from ingest.load import ensure_schema
 from ingest.pipeline import ingest_file
 from ingest.region import Region
 from protocols import Protocols
@@ -119,3 +123,64 @@ def test_a_first_bulk_load_killed_mid_load_leaves_the_theme_exactly_as_before(
     path = write(works([f"K-{i}" for i in range(max(many, 20_000))], state="Plan"), tmp_path)
     kill_after_two_batches(database_url, path, "import ingest.load\ningest.load.BULK_ROWS = 100\n")
     assert (theme_fingerprint(db), indexes(db)) == before
+
+
+@pytest.fixture()
+def empty_theme(database_url: str, protocols: Protocols, monkeypatch) -> Iterator[str]:
+    """A database of its own whose themes hold nothing yet (a partnership's first load), with
+    PostgreSQL's pg_visibility to see which pages are frozen; bulk from 100 features."""
+    monkeypatch.setattr("ingest.load.BULK_ROWS", 100)
+    with scratch_database(database_url, "regiongis_test_first") as url:
+        with transaction(url) as cur:
+            ensure_schema(cur, list(protocols.themes.values()))
+            cur.execute("CREATE EXTENSION pg_visibility")
+        yield url
+
+
+def query(url: str, statement: str) -> list[tuple]:
+    with transaction(url) as cur:
+        cur.execute(statement)
+        return cur.fetchall()
+
+
+def test_a_first_load_into_an_empty_theme_writes_every_page_frozen(
+    empty_theme: str, tmp_path: Path, demo_region: Region, protocols: Protocols
+) -> None:
+    frame = works([f"F-{i}" for i in range(300)])
+    assert first_load(frame, tmp_path, empty_theme, demo_region, protocols).inserted == 300
+    pages = "pg_relation_size('roadworks') / current_setting('block_size')::int"
+    summary = "SELECT all_frozen FROM pg_visibility_map_summary('roadworks')"
+    ((frozen, total),) = query(empty_theme, f"SELECT ({summary}), {pages}")
+    assert frozen == total > 0
+
+
+def test_a_first_load_numbers_its_features_from_the_theme_sequence_and_moves_it_past_them(
+    empty_theme: str, tmp_path: Path, demo_region: Region, protocols: Protocols
+) -> None:
+    first_load(works([f"F-{i}" for i in range(300)]), tmp_path, empty_theme, demo_region, protocols)
+    later = write(works(["L-1", "L-2"]), tmp_path / "later")
+    ingest_file(empty_theme, later, source(SOURCES[1]), demo_region, protocols)
+    by_source = "SELECT source, min(fid), max(fid), count(*) FROM roadworks GROUP BY 1 ORDER BY 1"
+    (first, lo, hi, n), (_, later_lo, _, _) = query(empty_theme, by_source)
+    assert (first, hi - lo + 1, n) == (SOURCES[0], 300, 300)
+    assert later_lo > hi
+
+
+def test_a_first_load_into_an_empty_theme_quarantines_a_repeated_key_and_keeps_its_keys(
+    empty_theme: str, tmp_path: Path, demo_region: Region, protocols: Protocols
+) -> None:
+    frame = works([f"F-{i}" for i in range(300)] + ["F-7"])
+    result = first_load(frame, tmp_path, empty_theme, demo_region, protocols, batch_size=100)
+    assert (result.loaded, result.quarantined, result.issues) == (300, 1, {"duplicate-key": 1})
+    with transaction(empty_theme) as cur:
+        assert indexes(cur) == INDEXES
+
+
+def test_a_first_load_into_an_empty_theme_killed_mid_load_leaves_it_empty_and_indexed(
+    empty_theme: str, tmp_path: Path
+) -> None:
+    path = write(works([f"K-{i}" for i in range(20_000)]), tmp_path)
+    kill_after_two_batches(empty_theme, path, "import ingest.load\ningest.load.BULK_ROWS = 100\n")
+    assert query(empty_theme, "SELECT count(*) FROM roadworks") == [(0,)]
+    with transaction(empty_theme) as cur:
+        assert indexes(cur) == INDEXES

@@ -1,5 +1,6 @@
-"""A batch of plain 2D points (present, non-empty, finite) is validated from its coordinate array,
-not by the general geometry rules: the same issues, quarantine and loaded rows either way."""
+"""A batch of plain 2D points (present, non-empty, finite) is read as coordinates (a PointFrame),
+reprojected and validated from its coordinate array, not by the general geometry rules: the same
+issues, quarantine and loaded rows either way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 import test_loading
 from test_loading import SOURCES, source, works, write
@@ -14,6 +16,8 @@ from test_loading import SOURCES, source, works, write
 from ingest import validate as validation
 from ingest.harmonise import harmonise
 from ingest.pipeline import ingest_file
+from ingest.points import PointFrame, attributes
+from ingest.read import open_batches
 from ingest.region import Region
 from protocols import Protocols
 
@@ -65,8 +69,9 @@ def test_a_load_in_plain_point_batches_matches_one_the_general_rules_check(
     db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
 ) -> None:
     frame = works([f"P-{i}" for i in range(12)])
-    outside = shapely.points([(-3.0, 52.9), (0.0, 0.0), (-1.2, 58.0)])
-    frame.loc[[2, 5, 9], "geometry"] = outside
+    # outside the region; and a latitude PROJ cannot move (infinity), in a batch read as points
+    outside = shapely.points([(-3.0, 52.9), (0.0, 0.0), (-1.2, 58.0), (-1.2, 95.0)])
+    frame.loc[[2, 5, 9, 10], "geometry"] = outside
     odd = works([f"P-{i}" for i in range(12, 16)])
     odd["geometry"] = [shapely.from_wkt(w) for w in ODD]
     path = write(pd.concat([frame, odd], ignore_index=True), tmp_path / "points")
@@ -77,11 +82,32 @@ def test_a_load_in_plain_point_batches_matches_one_the_general_rules_check(
     ]
     assert results[0].issues == results[1].issues
     assert results[0].issues["out-of-region"] == 3
+    assert results[0].issues["geometry-coordinates"] == 3  # NaN, infinity, and latitude 95
     counts = [(r.input, r.loaded, r.quarantined) for r in results]
-    assert counts[0] == counts[1] == (16, 9, 7)
+    assert counts[0] == counts[1] == (16, 8, 8)
     for query in (QUARANTINE_SQL, ISSUES_SQL, LIVE_SQL):
         rows = []
         for sid, result in zip(SOURCES, results, strict=True):
             db.execute(query, {"run": result.run_id, "source": sid})
             rows.append(str(db.fetchall()).replace(sid, "the-source"))  # messages name it
         assert rows[0] == rows[1]
+
+
+def test_a_layer_of_plain_points_is_read_as_coordinates(tmp_path: Path) -> None:
+    frame = works([f"P-{i}" for i in range(5)])
+    with open_batches(write(frame, tmp_path), source()) as batches:
+        (read,) = batches.frames
+    assert isinstance(read, PointFrame) and read.crs.to_epsg() == 4326
+    assert (read.xy == shapely.get_coordinates(frame.geometry.values)).all()
+    assert list(attributes(read).columns) == list(frame.columns.drop("geometry"))
+
+
+@pytest.mark.parametrize("odd", ODD + ["POINT Z (-1.1 52.9 10)", "MULTIPOINT ((-1.1 52.9))"])
+def test_a_batch_holding_anything_but_plain_points_is_read_as_geometry(
+    odd: str | None, tmp_path: Path
+) -> None:
+    frame = works(["P-0", "P-1"])
+    frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
+    with open_batches(write(frame, tmp_path), source()) as batches:
+        (read,) = batches.frames
+    assert isinstance(read, gpd.GeoDataFrame) and len(read) == 2
