@@ -9,7 +9,6 @@ Files are read and checked in batches, so memory stays flat whatever the file's 
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,7 +36,7 @@ from ingest.load import (
     record_issues,
     stage_rows,
 )
-from ingest.read import Batches, open_batches, read_source
+from ingest.read import Batches, file_sha256, open_batches, read_source
 from ingest.region import Region, Source
 from ingest.validate import validate
 from protocols import Protocols, ThemeSpec
@@ -118,43 +117,33 @@ def check_file(path: Path, source: Source, region: Region, protocols: Protocols)
         return _check(read_source(path, source), source, region, protocols)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _start_run(
-    conn: Connection, path: Path, source: Source, theme: ThemeSpec, digest: Future[str]
-) -> int:
+def _start_run(conn: Connection, path: Path, source: Source, theme: ThemeSpec) -> int:
     """Record the run as 'running' under the loading connection's pid, so that if the process
     dies the next run of the source can tell, and mark it failed."""
     with conn, conn.cursor() as cur:
         fail_dead_runs(cur, source.id)
         cur.execute(
-            "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, file_sha256, "
-            "backend_pid) VALUES (%s, %s, %s, %s, %s, %s, pg_backend_pid()) RETURNING id",
-            (source.id, source.publisher, theme.id, theme.ref, path.name, digest.result()),
+            "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, backend_pid) "
+            "VALUES (%s, %s, %s, %s, %s, pg_backend_pid()) RETURNING id",
+            (source.id, source.publisher, theme.id, theme.ref, path.name),
         )
         return cur.fetchone()[0]
 
 
-def _fail_run(url: str, run_id: int, message: str) -> None:
+def _fail_run(url: str, run_id: int, message: str, path: Path) -> None:
     with transaction(url) as cur:
         cur.execute(
-            "UPDATE ingest_run SET status = 'failed', finished_at = now(), message = %s "
-            "WHERE id = %s",
-            (message, run_id),
+            "UPDATE ingest_run SET status = 'failed', finished_at = now(), message = %s, "
+            "file_sha256 = %s WHERE id = %s",
+            (message, file_sha256(path), run_id),
         )
 
 
-def _finish_run(cur: Cursor, result: RunResult) -> None:
+def _finish_run(cur: Cursor, result: RunResult, digest: Future[str]) -> None:
     cur.execute(
         "UPDATE ingest_run SET status = 'succeeded', finished_at = clock_timestamp(), "
         "input = %s, loaded = %s, quarantined = %s, inserted = %s, updated = %s, "
-        "unchanged = %s, retired = %s WHERE id = %s",
+        "unchanged = %s, retired = %s, file_sha256 = %s WHERE id = %s",
         (
             result.input,
             result.loaded,
@@ -163,6 +152,7 @@ def _finish_run(cur: Cursor, result: RunResult) -> None:
             result.updated,
             result.unchanged,
             result.retired,
+            digest.result(),
             result.run_id,
         ),
     )
@@ -218,7 +208,10 @@ def _load(
             if progress is not None:
                 progress(result.input, batches.total)
         copy.finish()
-    merged = finish_load(cur, theme, load, staged)
+    # the file's checksum on a core of its own while PostgreSQL builds indexes or merges
+    with ThreadPoolExecutor(1, thread_name_prefix="regiongis-sha256") as hasher:
+        digest = hasher.submit(file_sha256, batches.path)
+        merged = finish_load(cur, theme, load, staged)
     if merged.duplicates:
         found["duplicate-key"] += merged.duplicates
     result.loaded = staged - merged.duplicates
@@ -226,7 +219,7 @@ def _load(
     result.issues = dict(found)
     result.inserted, result.updated = merged.inserted, merged.updated
     result.unchanged, result.retired = merged.unchanged, merged.retired
-    _finish_run(cur, result)
+    _finish_run(cur, result, digest)
     return result
 
 
@@ -241,36 +234,18 @@ def ingest_file(
     batch_size: int | None = None,
 ) -> RunResult:
     """Load one publisher file for one source, replacing that source's previous contribution.
-
-    The file's sha256 is worked out on a thread of its own while the schema is checked and the
-    file opened: hashlib lets go of the GIL over a big block."""
-    with ThreadPoolExecutor(1, thread_name_prefix="regiongis-sha256") as hasher:
-        digest = hasher.submit(_sha256, path)
-        with transaction(url) as cur:
-            ensure_schema(cur, list(protocols.themes.values()))
-        return _ingest_batches(url, path, source, region, protocols, digest, progress, batch_size)
-
-
-def _ingest_batches(
-    url: str,
-    path: Path,
-    source: Source,
-    region: Region,
-    protocols: Protocols,
-    digest: Future[str],
-    progress: Progress | None,
-    batch_size: int | None,
-) -> RunResult:
-    """The run itself, recorded (with the file's digest) once the file has opened."""
+    The run is recorded once the file has opened."""
+    with transaction(url) as cur:
+        ensure_schema(cur, list(protocols.themes.values()))
     with collecting_less(), open_batches(path, source, batch_size) as batches:
         conn = connect(url)
         try:
-            run_id = _start_run(conn, path, source, protocols.themes[source.theme], digest)
+            run_id = _start_run(conn, path, source, protocols.themes[source.theme])
             try:
                 with conn, conn.cursor() as cur:
                     return _load(cur, batches, source, region, protocols, run_id, progress)
             except Exception as exc:
-                _fail_run(url, run_id, str(exc))
+                _fail_run(url, run_id, str(exc), path)
                 raise
         finally:
             conn.close()

@@ -13,6 +13,7 @@ under a text name, text that is not in the encoding the source declares) are mad
 from __future__ import annotations
 
 import codecs
+import hashlib
 import shutil
 import tempfile
 import zipfile
@@ -45,10 +46,11 @@ READ_ERRORS = (DataSourceError, DataLayerError, GeometryError, pa.ArrowException
 
 @dataclass
 class Batches:
-    """An open publisher file: how many features it says it has (None if it cannot say cheaply),
-    and its features as GeoDataFrames (PointFrames for plain points: see ingest.points) of at
-    most `batch_size` rows."""
+    """An open publisher file (the path it was sent as): how many features it says it has (None
+    if it cannot say cheaply), and its features as GeoDataFrames (PointFrames for plain points:
+    see ingest.points) of at most `batch_size` rows."""
 
+    path: Path
     total: int | None
     frames: Iterator[pd.DataFrame]
 
@@ -267,7 +269,13 @@ def open_batches(path: Path, source: Source, batch_size: int | None = None) -> I
             ) from None
         frames = _stream(reader, meta, _crs(path, source, meta), path.name)
         total = info["features"]
-        yield Batches(total=total if total >= 0 else None, frames=frames)
+        yield Batches(path=path, total=total if total >= 0 else None, frames=frames)
+
+
+def file_sha256(path: Path) -> str:
+    """The file's provenance checksum (hashlib lets go of the GIL as it reads)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def read_source(path: Path, source: Source) -> gpd.GeoDataFrame:

@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS ingest_run (
     theme text NOT NULL,
     protocol text NOT NULL,
     file_name text NOT NULL,
-    file_sha256 text NOT NULL,
+    file_sha256 text,  -- worked out while the indexes build: NULL while a run loads
     started_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
     status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed')),
@@ -26,6 +26,7 @@ ALTER TABLE ingest_run
     ADD COLUMN IF NOT EXISTS updated integer,
     ADD COLUMN IF NOT EXISTS unchanged integer,
     ADD COLUMN IF NOT EXISTS retired integer;
+ALTER TABLE ingest_run ALTER COLUMN file_sha256 DROP NOT NULL;
 CREATE INDEX IF NOT EXISTS ingest_run_source_idx ON ingest_run (source, status);
 
 CREATE TABLE IF NOT EXISTS issue_log (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
 from ingest.errors import UnreadableInput
+from ingest.read import file_sha256
 
 BOUNDARY_FIELDS = {"publisher", "name"}
 STORAGE_CRS = 27700
@@ -26,11 +26,6 @@ def statement(name: str, **identifiers: sql.Composable) -> sql.Composed:
 
 def ensure_schema(cur: Cursor) -> None:
     cur.execute(statement("schema"))
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def loaded_sha256(cur: Cursor) -> str | None:

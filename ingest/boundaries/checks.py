@@ -15,12 +15,12 @@ from psycopg2.extensions import cursor as Cursor
 
 from ingest.boundaries.areas import (
     ensure_schema,
-    file_sha256,
     load_boundaries,
     loaded_sha256,
     statement,
 )
 from ingest.db import transaction
+from ingest.read import file_sha256
 from ingest.region import Region
 from protocols import FieldType, Protocols, ThemeSpec
 
