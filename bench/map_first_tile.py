@@ -10,17 +10,14 @@ feature (maps/static/regional-map.js); the mark's time is measured from navigati
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from psycopg2 import sql
-
-from ingest.db import connect, ensure_postgis, resolve_database_url
+from ingest.db import resolve_database_url, scratch_database
+from ingest.pgcluster import free_port
 from server.commands.run import ingest_all
 from server.demo_data import write_demo_files
 from server.deployment import Deployment, load_parts
@@ -39,35 +36,18 @@ REQUESTS_BEFORE = f"""() => {{
 }}"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def scratch_database() -> Iterator[str]:
+def map_database() -> Iterator[str]:
     """A throwaway database beside the configured one, so the map shows the demo and nothing else
     (the configured database may hold other benchmarks' 100,000-row themes)."""
     base = resolve_database_url(Settings().database_url, Settings().state_dir)
-    name = f"regiongis_bench_map_{uuid.uuid4().hex[:8]}"
-    admin = connect(base)
-    admin.autocommit = True
-    try:
-        admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = base.rsplit("/", 1)[0] + "/" + name
-        ensure_postgis(url)
+    with scratch_database(base, "regiongis_bench_map") as url:
         yield url
-    finally:
-        admin.cursor().execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.close()
 
 
 @contextmanager
 def demo_server(state_dir: Path, database_url: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     settings = Settings(port=port, state_dir=state_dir, basemap_url="")
     data_dir = state_dir / "demo-data"
     write_demo_files(data_dir)
@@ -95,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        scratch_database() as database_url,
+        map_database() as database_url,
         demo_server(Path(tmp), database_url) as base,
         sync_playwright() as playwright,
     ):

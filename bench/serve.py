@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from psycopg2 import sql
 from pyproj import Transformer
 
 from ingest.db import ensure_postgis, resolve_database_url, transaction
+from ingest.pgcluster import free_port
 from protocols import FieldSpec, FieldType, Protocols, ThemeSpec
 from protocols.ddl import theme_table_ddl
 from server.deployment import load_parts
@@ -128,12 +128,6 @@ def bench_database(base_url: str, protocols: Protocols, bbox: list[float]) -> st
             fill(cur, theme, protocols, n, lines, bbox)
         print(f"generated {n} {theme.id} in {time.perf_counter() - started:.1f} s", flush=True)
     return url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -303,7 +297,7 @@ def run(args: argparse.Namespace) -> None:
     protocols, region = load_parts(settings)
     base_url = resolve_database_url(settings.database_url, settings.state_dir)
     url = bench_database(base_url, protocols, list(region.region.bbox))
-    ports = {name: _free_port() for name in ("ours", "pygeoapi", "tipg")}
+    ports = {name: free_port() for name in ("ours", "pygeoapi", "tipg")}
     servers = {
         "ours": Server("ours", f"http://127.0.0.1:{ports['ours']}/ogc", "{t.id}", {"f": "json"}),
         "pygeoapi": Server(

@@ -25,8 +25,9 @@ import httpx
 import mapbox_vector_tile
 from pyproj import Transformer
 
-from bench.serve import POINTS, Measured, _free_port, _ms, bench_database, launchers, running
+from bench.serve import POINTS, Measured, _ms, bench_database, launchers, running
 from ingest.db import resolve_database_url, transaction
+from ingest.pgcluster import free_port
 from server.deployment import load_parts
 from server.ogc import pygeoapi_config
 from server.settings import Settings
@@ -144,7 +145,7 @@ def start(
     bases = {}
     for name in PATHS:
         command, env = commands[name]
-        port = _free_port()
+        port = free_port()
         bases[name] = base = f"http://127.0.0.1:{port}"
         env = env | {"RGIS_PORT": str(port)}
         ready = f"{base}{paths[ZOOMS[0]][name][0]}"

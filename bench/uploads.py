@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from psycopg2 import sql
 from bench.ingest import FIELDS, time_ogr2ogr
 from ingest.db import resolve_database_url, scratch_database, transaction
 from ingest.load import ensure_schema
+from ingest.pgcluster import free_port
 from protocols import load_protocols
 from server.access import Access, Role
 from server.access.tokens import create_token
@@ -44,12 +44,6 @@ ROUNDS = 3
 PUBLISHER = "bench-uploads"
 SOURCES = [f"bench-upload-{i}" for i in range(CONCURRENT)]
 LAYER = "works"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(folder: Path) -> Path:
@@ -184,7 +178,7 @@ def _measure(url: str) -> None:
         settings = Settings(
             config_dir=_config(folder),
             state_dir=folder / "state",
-            port=_free_port(),
+            port=free_port(),
             basemap_url="",
             upload_rate_limit=1000,
         )

@@ -7,7 +7,6 @@ run with the install command; nothing is skipped.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import psycopg2
 import pytest
 
 from ingest.db import resolve_database_url, scratch_database, transaction
+from ingest.pgcluster import free_port
 from ingest.pipeline import RunResult, ingest_region
 from ingest.region import Region, load_region
 from protocols import Protocols, load_protocols
@@ -59,12 +59,6 @@ def demo_loaded(database_url: str, demo_region: Region, protocols: Protocols) ->
     return ingest_region(database_url, demo_region, protocols)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(
     database_url: str,
@@ -74,7 +68,7 @@ def live_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The real app under uvicorn on a free loopback port, serving the loaded demo region."""
-    port = _free_port()
+    port = free_port()
     # No base map: the browser tests block every host but this one (tests/browser.py).
     settings = Settings(port=port, state_dir=tmp_path_factory.mktemp("state"), basemap_url="")
     with serving(Deployment(settings, protocols, demo_region, database_url)) as base_url:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ingest.pgcluster import free_port
 from ingest.pipeline import ingest_file
 from ingest.region import Region, Source
 from protocols import Protocols
@@ -441,7 +441,7 @@ def test_openapi_documents_filter_and_datetime(live_server) -> None:
 
 def test_serve_workers_share_one_port(database_url: str, demo_loaded, tmp_path: Path) -> None:
     """`regiongis serve --workers 2`: two server processes behind one port, as benchmarked."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "RGIS_STATE_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "server.cli", "serve", "--workers", "2", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -456,12 +456,6 @@ def test_serve_workers_share_one_port(database_url: str, demo_loaded, tmp_path: 
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _answers(url: str) -> bool:

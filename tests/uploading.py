@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import yaml
 from psycopg2 import sql
 
 from ingest.db import transaction
+from ingest.pgcluster import free_port
 from server.access import Access, Role
 from server.access.tokens import create_token
 from server.commands.worker import upload_worker
@@ -82,12 +82,6 @@ def spec_deployment(database_url: str, folder: Path, **settings: Any) -> Deploym
     resolved = Settings(**values)
     protocols, region = load_parts(resolved, folder / "data")
     return Deployment(resolved, protocols, region, database_url)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
