@@ -20,9 +20,9 @@ import shapely
 from pyproj import CRS, Transformer
 
 from ingest import issues, units
+from ingest.coordinates import LineFrame, PointFrame, X, Y, attributes
 from ingest.errors import ConfigError, UnreadableInput
 from ingest.issues import Severity
-from ingest.points import PointFrame, X, Y, attributes
 from ingest.region import Condition, FieldMap, Source
 from protocols import CodeList, FieldSpec, FieldType, Protocols, ThemeSpec
 
@@ -282,6 +282,8 @@ def _filter_message(name: str, condition: Condition, source: Source) -> str:
 def _bounds(frame: pd.DataFrame) -> pd.DataFrame:
     if isinstance(frame, PointFrame):
         return pd.DataFrame(frame[[X, Y, X, Y]].to_numpy(), index=frame.index)
+    if isinstance(frame, LineFrame):
+        return pd.DataFrame(frame.bounds(), index=frame.index)
     return pd.DataFrame(shapely.bounds(frame.geometry.values), index=frame.index)
 
 
@@ -367,8 +369,8 @@ def _reprojected(geoms: gpd.GeoSeries, epsg: int) -> gpd.GeoSeries:
 def harmonise(
     frame: pd.DataFrame, source: Source, theme: ThemeSpec, protocols: Protocols
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The frame (a GeoDataFrame or a PointFrame, which stays one) in the protocol's columns
-    and storage CRS, and the issues met on the way."""
+    """The frame (a GeoDataFrame; a PointFrame, which stays one; or a LineFrame, whose lines are
+    made here) in the protocol's columns and storage CRS, and the issues met on the way."""
     columns, found = {}, []
     for spec in theme.fields:
         columns[spec.name], field_issues = _harmonise_field(frame, spec, source, protocols)
@@ -381,6 +383,10 @@ def harmonise(
     if isinstance(frame, PointFrame):
         moved = _transformed(_transformer(frame.crs, epsg), frame.xy)
         harmonised = PointFrame.of(pd.DataFrame(columns, index=frame.index), moved, _crs(epsg))
+    elif isinstance(frame, LineFrame):
+        moved = _transformed(_transformer(frame.crs, epsg), frame.coords)
+        lines = frame.lines(moved, epsg)
+        harmonised = gpd.GeoDataFrame(columns, geometry=lines, index=frame.index)
     else:
         geometry = _reprojected(frame.geometry, epsg)
         harmonised = gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index)

@@ -33,7 +33,7 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
 from ingest import pgbinary
-from ingest.points import PointFrame, attributes, geometry_of, point_wkb
+from ingest.coordinates import LINE_WKB_HEAD, PointFrame, attributes, geometry_of, point_wkb
 from protocols import FieldType, ThemeSpec
 from protocols.ddl import (
     geometry_index,
@@ -241,7 +241,6 @@ def _provenance_columns(load: Load) -> list[tuple[str, str, pa.Scalar]]:
     ]
 
 
-LINE_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("count", "<u4")])
 POINT, LINESTRING = 0, 1  # shapely's type ids
 MAX_BINARY = 2**31 - 1  # bytes an Arrow binary array can hold
 

@@ -75,7 +75,8 @@ class RunResult:
 @dataclass
 class Checked:
     """A file (or batch) taken through every phase but load: what would load and what would not.
-    The frames are GeoDataFrames, or PointFrames for a batch of plain points (ingest.points)."""
+    The frames are GeoDataFrames, or PointFrames for a batch of plain points; raw may be a
+    LineFrame (see ingest.coordinates)."""
 
     raw: pd.DataFrame
     clean: pd.DataFrame

@@ -31,8 +31,8 @@ from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
 from pyogrio.raw import open_arrow
 from pyproj import CRS
 
+from ingest.coordinates import LineFrame, PointFrame, as_geodataframe, plain_lines, plain_xy
 from ingest.errors import ConfigError, UnreadableInput
-from ingest.points import PointFrame, as_geodataframe, plain_xy
 from ingest.region import Source
 
 BATCH_SIZE = 65_536  # points
@@ -48,7 +48,7 @@ READ_ERRORS = (DataSourceError, DataLayerError, GeometryError, pa.ArrowException
 class Batches:
     """An open publisher file (the path it was sent as): how many features it says it has (None
     if it cannot say cheaply), and its features as GeoDataFrames (PointFrames for plain points:
-    see ingest.points) of at most `batch_size` rows."""
+    or LineFrames: see ingest.coordinates) of at most `batch_size` rows."""
 
     path: Path
     total: int | None
@@ -165,7 +165,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> pd.DataFrame:
-    """A GeoDataFrame, or a PointFrame when every feature is a plain 2D point."""
+    """A GeoDataFrame, or a PointFrame or LineFrame when every feature is a plain 2D point or
+    line (ingest.coordinates)."""
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     wkb = batch.column(geometry_name) if geometry_name in batch.schema.names else None
     if wkb is not None:
@@ -175,6 +176,9 @@ def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> pd.DataFr
     xy = plain_xy(wkb) if wkb is not None else None
     if xy is not None:
         return PointFrame.of(frame, xy, crs)
+    lines = plain_lines(wkb) if wkb is not None else None
+    if lines is not None:
+        return LineFrame.of(frame, *lines, crs)
     if wkb is not None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
     else:

@@ -21,9 +21,9 @@ from jinja2 import Environment, PackageLoader
 
 from ingest import issues
 from ingest.boundaries import issue_counts
+from ingest.coordinates import attributes, geometry_of
 from ingest.db import transaction
 from ingest.errors import RegionGISError
-from ingest.points import attributes, geometry_of
 from ingest.region import Source
 from ingest.validate import absent
 

@@ -17,8 +17,8 @@ import pandas as pd
 import shapely
 
 from ingest import issues
+from ingest.coordinates import PointFrame, geometry_of
 from ingest.issues import Severity
-from ingest.points import PointFrame, geometry_of
 from protocols import FieldSpec, FieldType, ThemeSpec
 
 DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)

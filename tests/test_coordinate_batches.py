@@ -1,6 +1,7 @@
-"""A batch of plain 2D points (present, non-empty, finite) is read as coordinates (a PointFrame),
-reprojected and validated from its coordinate array, not by the general geometry rules: the same
-issues, quarantine and loaded rows either way."""
+"""A batch of plain 2D points or lines (present, non-empty, finite) is read as coordinate arrays
+(a PointFrame or LineFrame), not as shapely objects; points are reprojected and validated from
+their coordinate array, not by the general geometry rules. The same issues, quarantine and
+loaded rows either way."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import test_loading
 from test_loading import SOURCES, source, works, write
 
 from ingest import validate as validation
+from ingest.coordinates import LineFrame, PointFrame, attributes
 from ingest.harmonise import harmonise
-from ingest.pipeline import ingest_file
-from ingest.points import PointFrame, attributes
+from ingest.pipeline import RunResult, ingest_file
 from ingest.read import open_batches
 from ingest.region import Region
 from protocols import Protocols
@@ -27,6 +28,12 @@ BBOX = (436000.0, 299000.0, 506000.0, 373000.0)
 PLAIN = [(470000, 330000), (436000, 330000), (506000, 373000), (435999.9, 330000)]
 PLAIN += [(600000, 900000), (0, 0), (-1.15, 52.95), (470000, 299000)]
 ODD = ["POINT EMPTY", None, "POINT (470000 NaN)", "POINT (Infinity 330000)"]
+ODD_LINES = [
+    "LINESTRING EMPTY",
+    None,
+    "LINESTRING (-1.15 52.95, -1.14 NaN)",
+    "POINT (-1.15 52.95)",
+]
 QUARANTINE_SQL = (
     "SELECT source_row, reason, ST_AsText(geom) FROM quarantine WHERE run_id = %(run)s "
     "ORDER BY 1, 2"
@@ -65,6 +72,27 @@ def test_plain_points_get_the_same_issues_as_in_a_batch_the_general_rules_check(
     assert shapely.equals(fast_clean.geometry.values, clean.geometry.values[: len(PLAIN)]).all()
 
 
+def load_both_ways(path: Path, url: str, region: Region, protocols: Protocols) -> list[RunResult]:
+    """The file loaded in batches of 4 (the odd features, last, in a batch of their own) and in
+    one batch, which holds the odd ones and so takes the general rules."""
+    with open_batches(path, source(), batch_size=4) as batches:
+        kinds = [type(frame) for frame in batches.frames]
+    assert kinds[-1] is gpd.GeoDataFrame and gpd.GeoDataFrame not in kinds[:-1]
+    return [
+        ingest_file(url, path, source(sid), region, protocols, batch_size=size)
+        for sid, size in zip(SOURCES, (4, 1000), strict=True)
+    ]
+
+
+def assert_same_rows(db, results: list[RunResult]) -> None:
+    for query in (QUARANTINE_SQL, ISSUES_SQL, LIVE_SQL):
+        rows = []
+        for sid, result in zip(SOURCES, results, strict=True):
+            db.execute(query, {"run": result.run_id, "source": sid})
+            rows.append(str(db.fetchall()).replace(sid, "the-source"))  # messages name it
+        assert rows[0] == rows[1]
+
+
 def test_a_load_in_plain_point_batches_matches_one_the_general_rules_check(
     db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
 ) -> None:
@@ -75,22 +103,40 @@ def test_a_load_in_plain_point_batches_matches_one_the_general_rules_check(
     odd = works([f"P-{i}" for i in range(12, 16)])
     odd["geometry"] = [shapely.from_wkt(w) for w in ODD]
     path = write(pd.concat([frame, odd], ignore_index=True), tmp_path / "points")
-    # batches of 4: three of plain points, then the odd ones; one batch: the general rules
-    results = [
-        ingest_file(database_url, path, source(sid), demo_region, protocols, batch_size=size)
-        for sid, size in zip(SOURCES, (4, 1000), strict=True)
-    ]
+    results = load_both_ways(path, database_url, demo_region, protocols)
     assert results[0].issues == results[1].issues
     assert results[0].issues["out-of-region"] == 3
     assert results[0].issues["geometry-coordinates"] == 3  # NaN, infinity, and latitude 95
     counts = [(r.input, r.loaded, r.quarantined) for r in results]
     assert counts[0] == counts[1] == (16, 8, 8)
-    for query in (QUARANTINE_SQL, ISSUES_SQL, LIVE_SQL):
-        rows = []
-        for sid, result in zip(SOURCES, results, strict=True):
-            db.execute(query, {"run": result.run_id, "source": sid})
-            rows.append(str(db.fetchall()).replace(sid, "the-source"))  # messages name it
-        assert rows[0] == rows[1]
+    assert_same_rows(db, results)
+
+
+def lines(starts: list[tuple[float, float]]) -> list[shapely.LineString]:
+    """Lines of 3 to 5 vertices about 10 m a step, from each start."""
+    return [
+        shapely.linestrings([(x + i * 1e-4, y + (i % 2) * 1e-4) for i in range(3 + n % 3)])
+        for n, (x, y) in enumerate(starts)
+    ]
+
+
+def test_a_load_in_plain_line_batches_matches_one_the_general_rules_check(
+    db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    frame = works([f"L-{i}" for i in range(12)])
+    starts = [(p.x, p.y) for p in frame.geometry]
+    starts[2], starts[5], starts[10] = (-3.0, 52.9), (0.0, 0.0), (-1.2, 95.0)
+    frame["geometry"] = lines(starts)
+    frame.loc[7, "geometry"] = shapely.from_wkt("LINESTRING (-1.15 52.95, -1.15 52.95)")
+    odd = works([f"L-{i}" for i in range(12, 16)])
+    odd["geometry"] = [shapely.from_wkt(w) for w in ODD_LINES]
+    path = write(pd.concat([frame, odd], ignore_index=True), tmp_path / "lines")
+    results = load_both_ways(path, database_url, demo_region, protocols)
+    assert results[0].issues == results[1].issues
+    assert results[0].issues["out-of-region"] == 2
+    counts = [(r.input, r.loaded, r.quarantined) for r in results]
+    assert counts[0] == counts[1]
+    assert_same_rows(db, results)
 
 
 def test_a_layer_of_plain_points_is_read_as_coordinates(tmp_path: Path) -> None:
@@ -107,6 +153,33 @@ def test_a_batch_holding_anything_but_plain_points_is_read_as_geometry(
     odd: str | None, tmp_path: Path
 ) -> None:
     frame = works(["P-0", "P-1"])
+    frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
+    with open_batches(write(frame, tmp_path), source()) as batches:
+        (read,) = batches.frames
+    assert isinstance(read, gpd.GeoDataFrame) and len(read) == 2
+
+
+def test_a_layer_of_plain_lines_is_read_as_its_vertices(tmp_path: Path) -> None:
+    frame = works([f"L-{i}" for i in range(5)])
+    frame["geometry"] = lines([(p.x, p.y) for p in frame.geometry])
+    with open_batches(write(frame, tmp_path), source()) as batches:
+        (read,) = batches.frames
+    assert isinstance(read, LineFrame) and read.crs.to_epsg() == 4326
+    assert list(read.offsets) == [0, 3, 7, 12, 15, 19]
+    assert shapely.equals_exact(
+        read.to_geodataframe().geometry.values, frame.geometry.values, 0
+    ).all()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [*ODD_LINES, "LINESTRING Z (-1.15 52.95 1, -1.14 52.95 2)", "MULTILINESTRING ((-1 53, -1 54))"],
+)
+def test_a_batch_holding_anything_but_plain_lines_is_read_as_geometry(
+    odd: str | None, tmp_path: Path
+) -> None:
+    frame = works(["L-0", "L-1"])
+    frame["geometry"] = lines([(p.x, p.y) for p in frame.geometry])
     frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
     with open_batches(write(frame, tmp_path), source()) as batches:
         (read,) = batches.frames
