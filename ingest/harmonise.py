@@ -35,16 +35,17 @@ SPLIT_COORDINATES = 250_000
 # whose only way to be empty is whole. A multi-part geometry can hide an empty part, which
 # from_ragged_array mis-sizes (a multipoint) or crashes the process on (a multipolygon).
 RAGGED_KINDS = {0, 1}
-_proj_helper = ThreadPoolExecutor(1, thread_name_prefix="regiongis-proj")
+PROJ_HELPERS = 2
+_proj_helpers = ThreadPoolExecutor(PROJ_HELPERS, thread_name_prefix="regiongis-proj")
 
 
-def _new_proj_helper() -> None:
-    """A forked child has no copy of the parent's helper thread: it gets a helper of its own."""
-    global _proj_helper
-    _proj_helper = ThreadPoolExecutor(1, thread_name_prefix="regiongis-proj")
+def _new_proj_helpers() -> None:
+    """A forked child has no copy of the parent's helper threads: it gets helpers of its own."""
+    global _proj_helpers
+    _proj_helpers = ThreadPoolExecutor(PROJ_HELPERS, thread_name_prefix="regiongis-proj")
 
 
-os.register_at_fork(after_in_child=_new_proj_helper)
+os.register_at_fork(after_in_child=_new_proj_helpers)
 
 
 def _as_text(raw: pd.Series) -> pd.Series:
@@ -333,15 +334,19 @@ def _transform(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
     return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
 
 
+def _moving(transformer: Transformer, coords: np.ndarray) -> Callable[[], np.ndarray]:
+    """Coordinates being reprojected on the helper threads (PROJ lets go of the GIL), so the
+    caller can convert attributes meanwhile; call the result for them, moved. Many coordinates
+    (long lines) go in two halves, one to each helper. The helpers live as long as the process,
+    because pyproj makes each new thread its own PROJ object (~50 ms): a pool made per batch
+    spent that on every batch."""
+    halves = np.array_split(coords, 2) if len(coords) >= SPLIT_COORDINATES else [coords]
+    moving = [_proj_helpers.submit(_transform, transformer, half) for half in halves]
+    return lambda: np.concatenate([part.result() for part in moving])
+
+
 def _transformed(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
-    """Many coordinates (long lines) in two halves, one on this thread and one on a helper: PROJ
-    lets go of the GIL. The helper lives as long as the process, because pyproj makes each new
-    thread its own PROJ object (~50 ms): a pool made per batch spent that on every batch."""
-    if len(coords) < SPLIT_COORDINATES:
-        return _transform(transformer, coords)
-    first, second = np.array_split(coords, 2)
-    helped = _proj_helper.submit(_transform, transformer, second)
-    return np.concatenate([_transform(transformer, first), helped.result()])
+    return _moving(transformer, coords)()
 
 
 def _reprojected(geoms: gpd.GeoSeries, epsg: int) -> gpd.GeoSeries:
@@ -371,6 +376,10 @@ def harmonise(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The frame (a GeoDataFrame; a PointFrame, which stays one; or a LineFrame, whose lines are
     made here) in the protocol's columns and storage CRS, and the issues met on the way."""
+    epsg = theme.storage_crs
+    if isinstance(frame, PointFrame | LineFrame):
+        vertices = frame.xy if isinstance(frame, PointFrame) else frame.coords
+        moved = _moving(_transformer(frame.crs, epsg), vertices)  # while the fields convert
     columns, found = {}, []
     for spec in theme.fields:
         columns[spec.name], field_issues = _harmonise_field(frame, spec, source, protocols)
@@ -379,13 +388,11 @@ def harmonise(
     left_out = _left_out(frame, source)
     found = issues.concat(found)
     found = found[~found["row"].isin(left_out["row"])]  # a row left out has that one reason
-    epsg = theme.storage_crs
     if isinstance(frame, PointFrame):
-        moved = _transformed(_transformer(frame.crs, epsg), frame.xy)
-        harmonised = PointFrame.of(pd.DataFrame(columns, index=frame.index), moved, _crs(epsg))
+        values = pd.DataFrame(columns, index=frame.index)
+        harmonised = PointFrame.of(values, moved(), _crs(epsg))
     elif isinstance(frame, LineFrame):
-        moved = _transformed(_transformer(frame.crs, epsg), frame.coords)
-        lines = frame.lines(moved, epsg)
+        lines = frame.lines(moved(), epsg)
         harmonised = gpd.GeoDataFrame(columns, geometry=lines, index=frame.index)
     else:
         geometry = _reprojected(frame.geometry, epsg)

@@ -150,9 +150,8 @@ def create_stage(cur: Cursor, theme: ThemeSpec) -> None:
 
 
 class Copier:
-    """Binary COPYs encoded and sent in order from one background thread, so PostgreSQL takes
-    in one batch while Python checks the next; at most `depth` batches wait, so memory stays
-    bounded.
+    """Binary COPYs sent in order from one background thread, so PostgreSQL takes in one batch
+    while Python checks the next; at most `depth` batches wait, so memory stays bounded.
 
     Only the copier's thread uses the cursor until finish(), which waits for every COPY and
     raises the first error.
@@ -169,20 +168,20 @@ class Copier:
         columns: list[tuple[str, str, pgbinary.Values]],
         freeze: bool = False,
     ) -> None:
-        """COPY (name, PostgreSQL type, values) columns into table, encoded in the background
-        (Arrow's kernels let go of the GIL); FREEZE for a table emptied in this transaction."""
+        """COPY (name, PostgreSQL type, values) columns into table; FREEZE for a table emptied
+        in this transaction. Encoded here (Arrow's kernels let go of the GIL), so the sending
+        thread, often the slowest of the load's threads, does nothing but send."""
         names = sql.SQL(", ").join(sql.Identifier(name) for name, _, _ in columns)
         options = sql.SQL(", FREEZE" if freeze else "")
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary{})").format(
             table, names, options
         )
-        typed = [(pg_type, values) for _, pg_type, values in columns]
-        self._pending.append(self._pool.submit(self._send, statement, typed))
+        stream = pgbinary.encode([(pg_type, values) for _, pg_type, values in columns])
+        self._pending.append(self._pool.submit(self._send, statement, stream))
         while len(self._pending) > self._depth:
             self._pending.popleft().result()
 
-    def _send(self, statement: sql.Composable, typed: list[tuple[str, pgbinary.Values]]) -> None:
-        stream = pgbinary.encode(typed)
+    def _send(self, statement: sql.Composable, stream: pgbinary.Stream) -> None:
         self._cur.copy_expert(statement.as_string(self._cur), stream, size=COPY_BLOCK)
 
     def execute(self, statement: sql.Composable, params: dict) -> None:
@@ -583,14 +582,16 @@ def _drop_indexes(cur: Cursor, theme: ThemeSpec, *, primary_key: bool = False) -
 
 
 def _build_indexes(cur: Cursor, theme: ThemeSpec, *, primary_key: bool = False) -> None:
-    """Built by sorting, at a fraction of the cost of the row-by-row updates they replace."""
+    """Built by sorting, at a fraction of the cost of the row-by-row updates they replace. The
+    spatial index first: its build takes one core (the keys' builds take both), leaving the
+    other to the run's checksum."""
+    cur.execute(geometry_index_ddl(theme))
     table = sql.Identifier(theme.table)
     keys = ([primary_key_constraint(theme)] if primary_key else []) + [
         natural_key_constraint(theme)
     ]
     for key in keys:
         cur.execute(sql.SQL("ALTER TABLE {} ADD {}").format(table, key))
-    cur.execute(geometry_index_ddl(theme))
 
 
 def _emptied(cur: Cursor, theme: ThemeSpec) -> bool:
