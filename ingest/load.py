@@ -52,11 +52,12 @@ STAGE_TYPES = {
     FieldType.CODE: "text",
     FieldType.URL: "text",
     FieldType.INTEGER: "bigint",
-    FieldType.DECIMAL: "double precision",  # numeric's binary form is costly; the merge casts
+    FieldType.DECIMAL: "double precision",  # cast to numeric as it leaves the staging table
     FieldType.DATE: "date",
     FieldType.DATETIME: "timestamptz",
     FieldType.BOOLEAN: "boolean",
 }
+LIVE_TYPES = STAGE_TYPES | {FieldType.DECIMAL: "numeric"}  # what Route.COPY writes
 SCHEMA_LOCK = "regiongis.schema"
 SOURCE_LOCK = "regiongis.ingest"
 MERGE_LOCK = "regiongis.merge"
@@ -130,8 +131,8 @@ def _ids(names: list[str], prefix: str | None = None) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(prefix, n) for n in names)
 
 
-def _stage_columns(theme: ThemeSpec) -> list[tuple[str, str]]:
-    fields = [(f.name, STAGE_TYPES[f.type]) for f in theme.fields]
+def _stage_columns(theme: ThemeSpec, types: dict = STAGE_TYPES) -> list[tuple[str, str]]:
+    fields = [(f.name, types[f.type]) for f in theme.fields]
     return [*fields, ("source_row", "integer"), ("geom", "geometry")]
 
 
@@ -291,7 +292,8 @@ def stage_rows(copy: Copier, theme: ThemeSpec, frame: pd.DataFrame, load: Load) 
     values = {f.name: pa.array(frame[f.name], from_pandas=True) for f in theme.fields}
     values["source_row"] = pa.array(frame.index.to_numpy(np.int32))
     values["geom"] = _wkb(frame)
-    columns = [(name, pg_type, values[name]) for name, pg_type in _stage_columns(theme)]
+    types = LIVE_TYPES if load.route is Route.COPY else STAGE_TYPES
+    columns = [(name, pg_type, values[name]) for name, pg_type in _stage_columns(theme, types)]
     if load.route is Route.COPY:
         fids = np.arange(load.next_fid, load.next_fid + len(frame))
         load.next_fid += len(frame)
@@ -668,10 +670,8 @@ def begin_load(
     adds at least a quarter of its theme, it is COPYed straight into the live table with the
     keys and index dropped and rebuilt at the end, numbering its features itself (Route.COPY),
     holding the theme's merge turn and table lock for the whole load, not just a merge. Either
-    way it stays in the run's one transaction, so a failed or killed run changes nothing.
-    Themes with decimal fields are not COPYed straight in: their live columns are numeric,
-    whose binary form we do not encode. Only this run can add rows of its source meanwhile: it
-    holds the source's lock.
+    way it stays in the run's one transaction, so a failed or killed run changes nothing. Only
+    this run can add rows of its source meanwhile: it holds the source's lock.
     """
     # Each statement of a load runs once over rows the planner has no statistics for: JIT
     # compiling costs more than it saves (~130 ms a statement), and 4 MB sorts spill to disk.
@@ -679,7 +679,7 @@ def begin_load(
     cur.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(LOAD_WORK_MEM)))
     if _has_rows(cur, theme, source):
         route = Route.MERGE
-    elif expected is None or any(f.type is FieldType.DECIMAL for f in theme.fields):
+    elif expected is None:
         route = Route.INSERT
     else:
         route = Route.COPY if _is_bulk(cur, theme, expected) else Route.INSERT

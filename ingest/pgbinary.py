@@ -9,6 +9,7 @@ joined element-wise in C, so the COPY stream is one contiguous buffer per batch.
 from __future__ import annotations
 
 import struct
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +20,7 @@ TRAILER = b"\xff\xff"
 NULL = b"\xff\xff\xff\xff"
 PG_EPOCH_DAYS = 10_957  # 2000-01-01 in days since 1970-01-01
 PG_EPOCH_US = 946_684_800_000_000
+NUMERIC_NEGATIVE = 0x4000
 
 
 def _as_fields(prefixes: np.ndarray, payload: pa.Array) -> pa.Array:
@@ -76,6 +78,40 @@ def _jsonb(values: pa.Array) -> pa.Array:
     return _variable(pc.binary_join_element_wise(b"\x01", values.cast(pa.binary()), b""))
 
 
+def _numeric(value: float) -> bytes:
+    """numeric's binary form of value as PostgreSQL's float8-to-numeric cast makes it (to 15
+    significant digits, as %.15g writes it): digit count, weight, sign, display scale, then the
+    digits in base 10,000 with the decimal point on a digit boundary."""
+    negative, digits, exponent = Decimal(format(value, ".15g")).as_tuple()
+    text = "".join(map(str, digits))
+    if exponent >= 0:
+        whole, fraction = text + "0" * exponent, ""
+    else:
+        whole, fraction = text[:exponent], text[exponent:].rjust(-exponent, "0")
+    whole = whole.rjust(-(-len(whole) // 4) * 4, "0")
+    fraction = fraction.ljust(-(-len(fraction) // 4) * 4, "0")
+    groups = [int(whole[i : i + 4]) for i in range(0, len(whole), 4)]
+    groups += [int(fraction[i : i + 4]) for i in range(0, len(fraction), 4)]
+    weight = len(whole) // 4 - 1
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        weight -= 1
+    while groups and groups[-1] == 0:
+        groups.pop()
+    sign = NUMERIC_NEGATIVE if negative and groups else 0
+    weight = weight if groups else 0
+    head = struct.pack(">hhHH", len(groups), weight, sign, max(0, -exponent))
+    return head + struct.pack(f">{len(groups)}h", *groups)
+
+
+def _numerics(values: pa.Array) -> pa.Array:
+    """Each distinct value encoded once in Python (a decimal column holds few: pressures,
+    speeds, depths), then taken for every row."""
+    coded = pc.dictionary_encode(pc.cast(values, pa.float64()))
+    encoded = pa.array([_numeric(v) for v in coded.dictionary.to_pylist()], pa.binary())
+    return _variable(encoded.take(coded.indices))
+
+
 ENCODERS = {
     "jsonb": _jsonb,
     "text": _variable,
@@ -84,6 +120,7 @@ ENCODERS = {
     "bigint": lambda v: _numbers(pc.cast(v, pa.int64()), ">i8"),
     "integer": lambda v: _numbers(pc.cast(v, pa.int32()), ">i4"),
     "double precision": lambda v: _numbers(pc.cast(v, pa.float64()), ">f8"),
+    "numeric": _numerics,
     "boolean": lambda v: _numbers(pc.cast(v, pa.uint8()), "u1"),
     "date": _dates,
     "timestamptz": _timestamps,

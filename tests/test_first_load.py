@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 import test_loading
-from test_loading import SOURCES, kill_after_two_batches, source, works, write
+from test_loading import NOTTINGHAM, SOURCES, kill_after_two_batches, source, works, write
 
 from ingest.db import scratch_database, transaction
 from ingest.load import ensure_schema
 from ingest.pipeline import ingest_file
-from ingest.region import Region
+from ingest.region import Region, Source
 from protocols import Protocols
 
 # test_loading's fixtures: the same cleanup after every test, the same bulk-sized load
@@ -143,15 +144,24 @@ def query(url: str, statement: str) -> list[tuple]:
         return cur.fetchall()
 
 
+def every_page_frozen(url: str, table: str) -> bool:
+    """What only a COPY FREEZE leaves behind straight after a load."""
+    with transaction(url) as cur:
+        cur.execute(
+            "SELECT (SELECT all_frozen FROM pg_visibility_map_summary(%(t)s)), "
+            "pg_relation_size(%(t)s) / current_setting('block_size')::int",
+            {"t": table},
+        )
+        frozen, pages = cur.fetchone()
+    return frozen == pages > 0
+
+
 def test_a_first_load_into_an_empty_theme_writes_every_page_frozen(
     empty_theme: str, tmp_path: Path, demo_region: Region, protocols: Protocols
 ) -> None:
     frame = works([f"F-{i}" for i in range(300)])
     assert first_load(frame, tmp_path, empty_theme, demo_region, protocols).inserted == 300
-    pages = "pg_relation_size('roadworks') / current_setting('block_size')::int"
-    summary = "SELECT all_frozen FROM pg_visibility_map_summary('roadworks')"
-    ((frozen, total),) = query(empty_theme, f"SELECT ({summary}), {pages}")
-    assert frozen == total > 0
+    assert every_page_frozen(empty_theme, "roadworks")
 
 
 def test_a_first_load_numbers_its_features_from_the_theme_sequence_and_moves_it_past_them(
@@ -184,3 +194,56 @@ def test_a_first_load_into_an_empty_theme_killed_mid_load_leaves_it_empty_and_in
     assert query(empty_theme, "SELECT count(*) FROM roadworks") == [(0,)]
     with transaction(empty_theme) as cur:
         assert indexes(cur) == INDEXES
+
+
+PRESSURES = [0.0, 2.5, 3.0, 0.1, 12.345678901234, 24.99999, None]
+
+
+def mains(n: int) -> gpd.GeoDataFrame:
+    """Water mains (a theme with a decimal field, pressure_bar) near Nottingham."""
+    x, y = NOTTINGHAM
+    return gpd.GeoDataFrame(
+        {
+            "asset": [f"WM{i}" for i in range(n)],
+            "mat": ["pvc"] * n,
+            "dia": [125] * n,
+            "bar": [PRESSURES[i % len(PRESSURES)] for i in range(n)],
+        },
+        geometry=[
+            shapely.linestrings([(x + i * 1e-4, y), (x + i * 1e-4, y + 1e-4)]) for i in range(n)
+        ],
+        crs=4326,
+    )
+
+
+def load_mains(url: str, path: Path, region: Region, protocols: Protocols):
+    fields = {"asset_id": "asset", "material": "mat", "diameter_mm": "dia", "pressure_bar": "bar"}
+    doc = {"id": "mains", "publisher": "kestrel-water", "theme": "water-mains", "file": path.name}
+    source = Source.model_validate({**doc, "fields": fields})
+    return ingest_file(url, path, source, region, protocols)
+
+
+def test_a_first_bulk_load_of_a_decimal_field_stores_what_postgresql_casts_it_to(
+    empty_theme: str, tmp_path: Path, demo_region: Region, protocols: Protocols
+) -> None:
+    path = write(mains(300), tmp_path)
+    assert load_mains(empty_theme, path, demo_region, protocols).inserted == 300
+    assert every_page_frozen(empty_theme, "water_mains")  # COPYed straight in, numeric and all
+    cast = (
+        "SELECT array_agg(v::numeric::text ORDER BY o) "
+        "FROM unnest(%s::float8[]) WITH ORDINALITY AS t(v, o)"
+    )
+    stored = "SELECT array_agg(pressure_bar::text ORDER BY source_row) FROM water_mains"
+    with transaction(empty_theme) as cur:
+        cur.execute(cast, (PRESSURES,))
+        expected = cur.fetchone()
+    assert query(empty_theme, stored + " WHERE source_row < 7") == [expected]
+
+
+def test_a_decimal_field_bulk_copied_in_is_unchanged_when_staged_and_merged_again(
+    empty_theme: str, tmp_path: Path, demo_region: Region, protocols: Protocols
+) -> None:
+    path = write(mains(300), tmp_path)
+    load_mains(empty_theme, path, demo_region, protocols)
+    again = load_mains(empty_theme, path, demo_region, protocols)
+    assert (again.unchanged, again.updated, again.inserted) == (300, 0, 0)
