@@ -3,15 +3,17 @@
 Most big files are plain points (lamps, addresses, planning sites) or plain lines (roadworks,
 mains). Making a shapely object a point costs about half a microsecond, and a load used to make
 each feature twice (as read, and again once reprojected) and free both: for points a third of the
-checking thread's time. Read straight from GDAL's WKB by numpy:
+checking thread's time. Read straight from GDAL's WKB by numpy, and kept to the COPY:
 
 - a PointFrame is the batch's attributes plus two coordinate columns, in a CRS. Reprojection,
   validation and the COPY's WKB all work on the coordinates; only the features that need a
   geometry object (quarantined ones, a report's map) get one, and a batch the coordinates cannot
   settle (a theme that stores multipoints, a point PROJ could not move) becomes a GeoDataFrame.
-- a LineFrame is the batch's attributes plus all its vertices in one array: reprojected as one
-  array, its lines are made once, in the storage CRS, into the harmonised GeoDataFrame (lines
-  have validity rules of their own to check).
+- a LineFrame is the batch's attributes plus all its vertices in one array, and where each
+  line's lie in it. Reprojected as one array; when every line has two vertices apart (so GEOS
+  would find it valid) and lies inside the region's box, the general rules have nothing to
+  repair or refuse and the COPY's WKB is laid out from the vertices; otherwise the batch
+  becomes a GeoDataFrame for the general rules.
 
 Anything else (Z or M, empties, nulls, mixed kinds, non-finite numbers, big-endian WKB) is read
 into a GeoDataFrame and takes the general path.
@@ -27,9 +29,11 @@ import shapely
 from pyproj import CRS
 
 X, Y = "__regiongis_x", "__regiongis_y"
+START, END = "__regiongis_start", "__regiongis_end"
 POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
 LINE_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("count", "<u4")])
 LITTLE_ENDIAN, WKB_POINT, WKB_LINESTRING = 1, 1, 2
+MAX_BINARY = 2**31 - 1  # bytes an Arrow binary array can hold
 
 
 class PointFrame(pd.DataFrame):
@@ -58,11 +62,11 @@ class PointFrame(pd.DataFrame):
 
 
 class LineFrame(pd.DataFrame):
-    """Attributes, with the batch's vertices (`coords`), where each line's start in them
-    (`offsets`, one more than the lines) and `crs`. The vertices belong to the batch as read:
-    a LineFrame with rows taken out keeps its attributes but has no lines to give."""
+    """Attributes, and where each line's vertices lie (START, END columns) in `coords`, the
+    batch's vertex array, in `crs`. Rows taken out (features quarantined) leave the array as it
+    is: the lines still standing are found by their own START and END."""
 
-    _metadata = ["crs", "coords", "offsets"]
+    _metadata = ["crs", "coords"]
 
     @property
     def _constructor(self) -> type[LineFrame]:
@@ -73,25 +77,53 @@ class LineFrame(pd.DataFrame):
         cls, attributes: pd.DataFrame, coords: np.ndarray, offsets: np.ndarray, crs: CRS
     ) -> LineFrame:
         frame = cls(attributes)
-        frame.crs, frame.coords, frame.offsets = crs, coords, offsets
+        frame[START], frame[END] = offsets[:-1], offsets[1:]
+        frame.crs, frame.coords = crs, coords
         return frame
 
-    def lines(self, coords: np.ndarray, crs: CRS | int) -> gpd.GeoSeries:
-        """The lines from these vertices (the batch's own, or them reprojected)."""
-        if len(self.offsets) != len(self) + 1:
-            raise ValueError("a LineFrame with rows taken out has no lines to give")
-        made = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords, (self.offsets,))
-        return gpd.GeoSeries(made, index=self.index, crs=crs)
+    def moved(self, attributes: pd.DataFrame, coords: np.ndarray, crs: CRS) -> LineFrame:
+        """These lines with new attributes and their vertices moved (reprojected) in place."""
+        frame = LineFrame(attributes)
+        frame[START], frame[END] = self[START], self[END]
+        frame.crs, frame.coords = crs, coords
+        return frame
+
+    def vertices(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vertices of these lines, line after line, and how many each has."""
+        starts, ends = self[START].to_numpy(), self[END].to_numpy()
+        counts = ends - starts
+        whole = len(starts) and starts[0] == 0 and ends[-1] == len(self.coords)
+        if whole and (starts[1:] == ends[:-1]).all():
+            return self.coords, counts
+        at = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return self.coords[at], counts
 
     def bounds(self) -> np.ndarray:
         """minx, miny, maxx, maxy a line."""
-        starts = self.offsets[:-1]
-        low = np.minimum.reduceat(self.coords, starts)
-        high = np.maximum.reduceat(self.coords, starts)
+        coords, counts = self.vertices()
+        starts = np.cumsum(counts) - counts
+        low = np.minimum.reduceat(coords, starts)
+        high = np.maximum.reduceat(coords, starts)
         return np.column_stack([low, high])
 
+    def simple_enough(self) -> bool:
+        """Whether every line has two vertices apart (so GEOS finds it valid) and only finite
+        coordinates: then the general rules have nothing to repair."""
+        coords, counts = self.vertices()
+        if not np.isfinite(coords).all():
+            return False
+        moves = np.zeros(len(coords), bool)
+        moves[:-1] = (coords[1:] != coords[:-1]).any(axis=1)
+        starts = np.cumsum(counts) - counts
+        moves[starts + counts - 1] = False  # from one line's end to the next line's start
+        return bool(np.logical_or.reduceat(moves, starts).all())
+
     def to_geodataframe(self) -> gpd.GeoDataFrame:
-        return gpd.GeoDataFrame(attributes(self), geometry=self.lines(self.coords, self.crs))
+        coords, counts = self.vertices()
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        made = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords, (offsets,))
+        geometry = gpd.GeoSeries(made, index=self.index, crs=self.crs)
+        return gpd.GeoDataFrame(attributes(self), geometry=geometry)
 
 
 def _binary_parts(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
@@ -142,6 +174,26 @@ def plain_lines(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return coords, np.concatenate([[0], np.cumsum(counts)])
 
 
+def line_wkb(coords: np.ndarray, counts: np.ndarray) -> pa.Array | None:
+    """WKB for 2D lines laid out by numpy (each line's header, then its vertices as they lie in
+    the array), byte for byte what shapely's to_wkb writes; None if the batch is too big for
+    one Arrow binary array."""
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(LINE_WKB_HEAD.itemsize + 16 * counts, out=offsets[1:])
+    if offsets[-1] > MAX_BINARY:
+        return None
+    heads = np.empty(len(counts), LINE_WKB_HEAD)
+    heads["order"], heads["kind"], heads["count"] = LITTLE_ENDIAN, WKB_LINESTRING, counts
+    at = (offsets[:-1, None] + np.arange(LINE_WKB_HEAD.itemsize)).ravel()
+    in_head = np.zeros(offsets[-1], bool)
+    in_head[at] = True
+    body = np.empty(offsets[-1], np.uint8)
+    body[at] = heads.view(np.uint8)
+    body[~in_head] = np.ascontiguousarray(coords, "<f8").view(np.uint8).ravel()
+    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(body)]
+    return pa.BinaryArray.from_buffers(pa.binary(), len(counts), buffers)
+
+
 def point_wkb(xy: np.ndarray) -> pa.Array:
     """WKB for 2D points laid out by numpy, byte for byte what shapely's to_wkb writes."""
     wkb = np.empty(len(xy), POINT_WKB)
@@ -156,7 +208,7 @@ def attributes(frame: pd.DataFrame) -> pd.DataFrame:
     if isinstance(frame, PointFrame):
         return pd.DataFrame(frame.drop(columns=[X, Y]))
     if isinstance(frame, LineFrame):
-        return pd.DataFrame(frame)
+        return pd.DataFrame(frame.drop(columns=[START, END]))
     return pd.DataFrame(frame.drop(columns=frame.geometry.name))
 
 

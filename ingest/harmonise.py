@@ -374,8 +374,8 @@ def _reprojected(geoms: gpd.GeoSeries, epsg: int) -> gpd.GeoSeries:
 def harmonise(
     frame: pd.DataFrame, source: Source, theme: ThemeSpec, protocols: Protocols
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The frame (a GeoDataFrame; a PointFrame, which stays one; or a LineFrame, whose lines are
-    made here) in the protocol's columns and storage CRS, and the issues met on the way."""
+    """The frame (a GeoDataFrame, or a PointFrame or LineFrame, which stays one) in the
+    protocol's columns and storage CRS, and the issues met on the way."""
     epsg = theme.storage_crs
     if isinstance(frame, PointFrame | LineFrame):
         vertices = frame.xy if isinstance(frame, PointFrame) else frame.coords
@@ -392,8 +392,7 @@ def harmonise(
         values = pd.DataFrame(columns, index=frame.index)
         harmonised = PointFrame.of(values, moved(), _crs(epsg))
     elif isinstance(frame, LineFrame):
-        lines = frame.lines(moved(), epsg)
-        harmonised = gpd.GeoDataFrame(columns, geometry=lines, index=frame.index)
+        harmonised = frame.moved(pd.DataFrame(columns, index=frame.index), moved(), _crs(epsg))
     else:
         geometry = _reprojected(frame.geometry, epsg)
         harmonised = gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index)

@@ -33,7 +33,15 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
 from ingest import pgbinary
-from ingest.coordinates import LINE_WKB_HEAD, PointFrame, attributes, geometry_of, point_wkb
+from ingest.coordinates import (
+    LineFrame,
+    PointFrame,
+    as_geodataframe,
+    attributes,
+    geometry_of,
+    line_wkb,
+    point_wkb,
+)
 from protocols import FieldType, ThemeSpec
 from protocols.ddl import (
     geometry_index,
@@ -242,28 +250,6 @@ def _provenance_columns(load: Load) -> list[tuple[str, str, pa.Scalar]]:
 
 
 POINT, LINESTRING = 0, 1  # shapely's type ids
-MAX_BINARY = 2**31 - 1  # bytes an Arrow binary array can hold
-
-
-def _line_wkb(values: np.ndarray) -> pa.Array | None:
-    """Each line's header, then its coordinates as they lie in the coordinate array; None if
-    the batch is too big for one Arrow binary array."""
-    counts = shapely.get_num_coordinates(values)
-    offsets = np.zeros(len(values) + 1, np.int64)
-    np.cumsum(LINE_WKB_HEAD.itemsize + 16 * counts, out=offsets[1:])
-    if offsets[-1] > MAX_BINARY:
-        return None
-    heads = np.empty(len(values), LINE_WKB_HEAD)
-    heads["order"], heads["kind"], heads["count"] = 1, 2, counts
-    at = (offsets[:-1, None] + np.arange(LINE_WKB_HEAD.itemsize)).ravel()
-    in_head = np.zeros(offsets[-1], bool)
-    in_head[at] = True
-    body = np.empty(offsets[-1], np.uint8)
-    body[at] = heads.view(np.uint8)
-    body[~in_head] = shapely.get_coordinates(values).view(np.uint8).ravel()
-    return pa.BinaryArray.from_buffers(
-        pa.binary(), len(values), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(body)]
-    )
 
 
 def _wkb(frame: pd.DataFrame) -> pa.Array:
@@ -272,7 +258,9 @@ def _wkb(frame: pd.DataFrame) -> pa.Array:
     Python bytes object a feature, holding the GIL the other threads want."""
     if isinstance(frame, PointFrame):
         return point_wkb(frame.xy)
-    values = np.asarray(frame.geometry.values)
+    if isinstance(frame, LineFrame) and (wkb := line_wkb(*frame.vertices())) is not None:
+        return wkb
+    values = np.asarray(as_geodataframe(frame).geometry.values)
     kinds = shapely.get_type_id(values)
     plain = not (
         shapely.has_z(values).any() or shapely.has_m(values).any() or shapely.is_empty(values).any()
@@ -281,7 +269,7 @@ def _wkb(frame: pd.DataFrame) -> pa.Array:
     if plain and (kinds == POINT).all():
         wkb = point_wkb(shapely.get_coordinates(values))
     elif plain and (kinds == LINESTRING).all():
-        wkb = _line_wkb(values)
+        wkb = line_wkb(shapely.get_coordinates(values), shapely.get_num_coordinates(values))
     return wkb if wkb is not None else pa.array(shapely.to_wkb(values), pa.binary())
 
 

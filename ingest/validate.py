@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from ingest import issues
-from ingest.coordinates import PointFrame, geometry_of
+from ingest.coordinates import LineFrame, PointFrame, geometry_of
 from ingest.issues import Severity
 from protocols import FieldSpec, FieldType, ThemeSpec
 
@@ -316,6 +316,21 @@ def _stores_points(theme: ThemeSpec) -> bool:
     return "Point" in theme.geometry_types and "MultiPoint" not in theme.geometry_types
 
 
+def _stores_lines(theme: ThemeSpec) -> bool:
+    return "LineString" in theme.geometry_types and "MultiLineString" not in theme.geometry_types
+
+
+def _inside(bounds: np.ndarray, bbox) -> bool:
+    """Whether every box lies within the region's box (so each geometry intersects it)."""
+    minx, miny, maxx, maxy = bbox
+    return bool(
+        (bounds[:, 0] >= minx).all()
+        and (bounds[:, 1] >= miny).all()
+        and (bounds[:, 2] <= maxx).all()
+        and (bounds[:, 3] <= maxy).all()
+    )
+
+
 def _plain_points(geoms: gpd.GeoSeries, theme: ThemeSpec) -> np.ndarray | None:
     """The x/y of a batch of 2D points, every one present and finite, in a theme that stores
     points as points; else None. Such a batch (lamps, planning points, roadworks: most big
@@ -343,11 +358,16 @@ def _geometry_issues(
     frame: pd.DataFrame, theme: ThemeSpec, bbox
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """The frame with repaired geometry, and the geometry issues: plain points by their
-    coordinates (a PointFrame stays one), any other batch by the general rules."""
+    coordinates (a PointFrame stays one), plain lines too when all are valid and inside the
+    region (a LineFrame stays one: the usual batch), any other batch by the general rules."""
     if isinstance(frame, PointFrame):
         coords = frame.xy
         if _stores_points(theme) and np.isfinite(coords).all():  # PROJ may fail to move one
             return frame, [_point_rules(frame, coords, theme, bbox)]
+        frame = frame.to_geodataframe()
+    if isinstance(frame, LineFrame):
+        if _stores_lines(theme) and frame.simple_enough() and _inside(frame.bounds(), bbox):
+            return frame, []  # nothing for the general rules to repair or refuse
         frame = frame.to_geodataframe()
     geoms = frame.geometry
     coords = _plain_points(geoms, theme)
