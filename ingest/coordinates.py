@@ -25,6 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -175,23 +176,23 @@ def plain_lines(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def line_wkb(coords: np.ndarray, counts: np.ndarray) -> pa.Array | None:
-    """WKB for 2D lines laid out by numpy (each line's header, then its vertices as they lie in
-    the array), byte for byte what shapely's to_wkb writes; None if the batch is too big for
-    one Arrow binary array."""
+    """WKB for 2D lines, byte for byte what shapely's to_wkb writes: each line's header (laid
+    out by numpy) joined by Arrow to its vertices, read in place from the vertex array; None
+    if the batch is too big for one Arrow binary array."""
     offsets = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(LINE_WKB_HEAD.itemsize + 16 * counts, out=offsets[1:])
-    if offsets[-1] > MAX_BINARY:
+    np.cumsum(16 * counts, out=offsets[1:])
+    if offsets[-1] + LINE_WKB_HEAD.itemsize * len(counts) > MAX_BINARY:
         return None
     heads = np.empty(len(counts), LINE_WKB_HEAD)
     heads["order"], heads["kind"], heads["count"] = LITTLE_ENDIAN, WKB_LINESTRING, counts
-    at = (offsets[:-1, None] + np.arange(LINE_WKB_HEAD.itemsize)).ravel()
-    in_head = np.zeros(offsets[-1], bool)
-    in_head[at] = True
-    body = np.empty(offsets[-1], np.uint8)
-    body[at] = heads.view(np.uint8)
-    body[~in_head] = np.ascontiguousarray(coords, "<f8").view(np.uint8).ravel()
-    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(body)]
-    return pa.BinaryArray.from_buffers(pa.binary(), len(counts), buffers)
+    head = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(LINE_WKB_HEAD.itemsize), len(counts), [None, pa.py_buffer(heads)]
+    ).cast(pa.binary())
+    vertices = pa.py_buffer(np.ascontiguousarray(coords, "<f8"))
+    body = pa.BinaryArray.from_buffers(
+        pa.binary(), len(counts), [None, pa.py_buffer(offsets.astype(np.int32)), vertices]
+    )
+    return pc.binary_join_element_wise(head, body, b"")
 
 
 def point_wkb(xy: np.ndarray) -> pa.Array:
