@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 
 from ingest import issues, units
 from ingest.coordinates import LineFrame, PointFrame, X, Y, attributes
@@ -332,6 +333,17 @@ def _transformer(source: CRS, epsg: int) -> Transformer:
 
 def _transform(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
     return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
+
+
+def prepare_reprojection(crs: CRS, epsg: int) -> None:
+    """Make the reprojection's PROJ objects on the helper threads now (~50 ms each: pyproj makes
+    one a thread), beside the run's set-up and first read, not in the first batch's way."""
+    try:
+        transformer = _transformer(crs, epsg)
+    except ProjError:
+        return  # the first batch meets it, inside the run
+    for _ in range(PROJ_HELPERS):
+        _proj_helpers.submit(_transform, transformer, np.zeros((1, 2)))
 
 
 def _moving(transformer: Transformer, coords: np.ndarray) -> Callable[[], np.ndarray]:

@@ -23,7 +23,7 @@ from ingest import issues
 from ingest.ahead import ahead
 from ingest.collector import collecting_less
 from ingest.db import connect, transaction
-from ingest.harmonise import harmonise
+from ingest.harmonise import harmonise, prepare_reprojection
 from ingest.load import (
     Copier,
     Load,
@@ -239,6 +239,7 @@ def ingest_file(
     with transaction(url) as cur:
         ensure_schema(cur, list(protocols.themes.values()))
     with collecting_less(), open_batches(path, source, batch_size) as batches:
+        prepare_reprojection(batches.crs, protocols.themes[source.theme].storage_crs)
         conn = connect(url)
         try:
             run_id = _start_run(conn, path, source, protocols.themes[source.theme])

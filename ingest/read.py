@@ -46,11 +46,12 @@ READ_ERRORS = (DataSourceError, DataLayerError, GeometryError, pa.ArrowException
 
 @dataclass
 class Batches:
-    """An open publisher file (the path it was sent as): how many features it says it has (None
-    if it cannot say cheaply), and its features as GeoDataFrames (PointFrames for plain points:
-    or LineFrames: see ingest.coordinates) of at most `batch_size` rows."""
+    """An open publisher file (the path it was sent as, its CRS): how many features it says it
+    has (None if it cannot say cheaply), and its features as GeoDataFrames (PointFrames for plain
+    points or LineFrames: see ingest.coordinates) of at most `batch_size` rows."""
 
     path: Path
+    crs: CRS
     total: int | None
     frames: Iterator[pd.DataFrame]
 
@@ -271,9 +272,10 @@ def open_batches(path: Path, source: Source, batch_size: int | None = None) -> I
             raise UnreadableInput(
                 f"{path.name}: GDAL cannot read it as {source.theme} data ({_first_line(exc)})"
             ) from None
-        frames = _stream(reader, meta, _crs(path, source, meta), path.name)
+        crs = _crs(path, source, meta)
         total = info["features"]
-        yield Batches(path=path, total=total if total >= 0 else None, frames=frames)
+        frames = _stream(reader, meta, crs, path.name)
+        yield Batches(path=path, crs=crs, total=total if total >= 0 else None, frames=frames)
 
 
 def file_sha256(path: Path) -> str:
