@@ -75,8 +75,8 @@ class RunResult:
 @dataclass
 class Checked:
     """A file (or batch) taken through every phase but load: what would load and what would not.
-    The frames are GeoDataFrames, or PointFrames for a batch of plain points; raw may be a
-    LineFrame (see ingest.coordinates)."""
+    The frames are GeoDataFrames, or PointFrames and LineFrames for batches of plain points
+    and lines (see ingest.coordinates)."""
 
     raw: pd.DataFrame
     clean: pd.DataFrame
