@@ -320,14 +320,15 @@ def _stores_lines(theme: ThemeSpec) -> bool:
     return "LineString" in theme.geometry_types and "MultiLineString" not in theme.geometry_types
 
 
-def _inside(bounds: np.ndarray, bbox) -> bool:
-    """Whether every box lies within the region's box (so each geometry intersects it)."""
+def _within(bounds: np.ndarray, bbox) -> np.ndarray:
+    """Which boxes (minx, miny, maxx, maxy a row) lie within the region's box, edges included:
+    the geometry inside each such box intersects the region's."""
     minx, miny, maxx, maxy = bbox
-    return bool(
-        (bounds[:, 0] >= minx).all()
-        and (bounds[:, 1] >= miny).all()
-        and (bounds[:, 2] <= maxx).all()
-        and (bounds[:, 3] <= maxy).all()
+    return (
+        (bounds[:, 0] >= minx)
+        & (bounds[:, 1] >= miny)
+        & (bounds[:, 2] <= maxx)
+        & (bounds[:, 3] <= maxy)
     )
 
 
@@ -348,9 +349,7 @@ def _plain_points(geoms: gpd.GeoSeries, theme: ThemeSpec) -> np.ndarray | None:
 def _point_rules(frame: pd.DataFrame, coords: np.ndarray, theme: ThemeSpec, bbox) -> pd.DataFrame:
     """The general rules' out-of-region issues for plain points (the only rule they can break):
     a point intersects the region's box when it lies inside it or on its edge."""
-    minx, miny, maxx, maxy = bbox
-    x, y = coords[:, 0], coords[:, 1]
-    outside = pd.Series(~((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)), frame.index)
+    outside = pd.Series(~_within(coords[:, [0, 1, 0, 1]], bbox), frame.index)
     return _out_of_region(outside, theme, lambda: geometry_of(frame, outside))
 
 
@@ -366,7 +365,7 @@ def _geometry_issues(
             return frame, [_point_rules(frame, coords, theme, bbox)]
         frame = frame.to_geodataframe()
     if isinstance(frame, LineFrame):
-        if _stores_lines(theme) and frame.simple_enough() and _inside(frame.bounds(), bbox):
+        if _stores_lines(theme) and frame.simple_enough() and _within(frame.bounds(), bbox).all():
             return frame, []  # nothing for the general rules to repair or refuse
         frame = frame.to_geodataframe()
     geoms = frame.geometry
