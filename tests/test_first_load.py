@@ -23,6 +23,7 @@ from protocols import Protocols
 # test_loading's fixtures: the same cleanup after every test, the same bulk-sized load
 _forget_loading_sources = test_loading._forget_loading_sources
 many = test_loading.many
+BULK_FROM_100 = "import ingest.load\ningest.load.BULK_ROWS = 100\n"  # for a killed child
 INDEXES = {"roadworks_pkey", "roadworks_geom_idx", "roadworks_source_reference_key"}
 
 
@@ -122,7 +123,7 @@ def test_a_first_bulk_load_killed_mid_load_leaves_the_theme_exactly_as_before(
 ) -> None:
     before = (theme_fingerprint(db), indexes(db))
     path = write(works([f"K-{i}" for i in range(max(many, 20_000))], state="Plan"), tmp_path)
-    kill_after_two_batches(database_url, path, "import ingest.load\ningest.load.BULK_ROWS = 100\n")
+    kill_after_two_batches(database_url, path, BULK_FROM_100)
     assert (theme_fingerprint(db), indexes(db)) == before
 
 
@@ -190,7 +191,7 @@ def test_a_first_load_into_an_empty_theme_killed_mid_load_leaves_it_empty_and_in
     empty_theme: str, tmp_path: Path
 ) -> None:
     path = write(works([f"K-{i}" for i in range(20_000)]), tmp_path)
-    kill_after_two_batches(empty_theme, path, "import ingest.load\ningest.load.BULK_ROWS = 100\n")
+    kill_after_two_batches(empty_theme, path, BULK_FROM_100)
     assert query(empty_theme, "SELECT count(*) FROM roadworks") == [(0,)]
     with transaction(empty_theme) as cur:
         assert indexes(cur) == INDEXES
