@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=500_000, help="points in the ingest file")
     parser.add_argument("--lines", type=int, default=100_000, help="lines in the ingest file")
     parser.add_argument(
-        "--rss", action="store_true", help="also ingest 5,000,000 points and report peak RSS"
+        "--rss", action="store_true", help="also ingest and check 5,000,000 points: peak RSS"
     )
     args = parser.parse_args()
     if unknown := set(args.names) - set(BENCHMARKS):

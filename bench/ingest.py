@@ -4,7 +4,8 @@ a first load into an emptied theme, then reloaded unchanged, which merges with h
 layers into the same database (one of the benchmark's own), each including its spatial index.
 
 Each of our loads runs in a subprocess, so its peak RSS (resource.getrusage) is its own; `--rss`
-adds the 5,000,000-point file, whose peak must stay under 1 GB however big the file gets.
+adds the 5,000,000-point file, whose peak must stay under 1 GB however big the file gets, for a
+load and for a dry run (`regiongis check`) alike.
 """
 
 from __future__ import annotations
@@ -91,11 +92,12 @@ def write_file(path: Path, points: int, lines: int) -> None:
         pyogrio.write_dataframe(frame.set_crs(4326), path, layer="lines", use_arrow=True)
 
 
-def load_in_child(path: Path, layer: str, url: str) -> dict:
-    """Our ingest of one layer in a fresh process: seconds, result, peak RSS in MB."""
+def load_in_child(path: Path, layer: str, url: str, mode: str = "ingest") -> dict:
+    """Our ingest (or dry run: mode "check") of one layer in a fresh process: seconds, result,
+    peak RSS in MB."""
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.ingest", str(path), layer],
+        [sys.executable, "-m", "bench.ingest", str(path), layer, mode],
         check=True,
         capture_output=True,
         text=True,
@@ -106,8 +108,8 @@ def load_in_child(path: Path, layer: str, url: str) -> dict:
     return {**report, "wall": elapsed}
 
 
-def child(path: Path, layer: str) -> None:
-    from ingest.pipeline import ingest_file
+def child(path: Path, layer: str, mode: str) -> None:
+    from ingest.pipeline import check_file, ingest_file
     from ingest.region import Source, load_region
 
     settings = Settings()
@@ -115,7 +117,10 @@ def child(path: Path, layer: str) -> None:
     region, protocols = load_region(settings.config_dir), load_protocols()
     source = Source.model_validate(source_doc(layer))
     started = time.perf_counter()
-    result = ingest_file(url, path, source, region, protocols)
+    if mode == "check":
+        result = check_file(path, source, region, protocols).result(source)
+    else:
+        result = ingest_file(url, path, source, region, protocols)
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report = {"seconds": seconds, "loaded": result.loaded, "input": result.input}
@@ -195,7 +200,11 @@ def run_rss(url: str, folder: Path) -> None:
     assert ours["loaded"] == RSS_POINTS, ours
     print(f"RESULT ingest_5m_points_ours {RSS_POINTS / ours['seconds']:.0f} features/s")
     print(f"RESULT ingest_5m_points_peak_rss {ours['rss_mb']:.0f} MB")
+    dry = load_in_child(path, "points", url, mode="check")  # `regiongis check`: nothing written
+    assert dry["loaded"] == RSS_POINTS, dry
+    print(f"RESULT check_5m_points {RSS_POINTS / dry['seconds']:.0f} features/s")
+    print(f"RESULT check_5m_points_peak_rss {dry['rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":
-    child(Path(sys.argv[1]), sys.argv[2])
+    child(Path(sys.argv[1]), sys.argv[2], sys.argv[3])

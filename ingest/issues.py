@@ -7,6 +7,9 @@ from enum import StrEnum
 import pandas as pd
 
 COLUMNS = ["row", "field", "rule", "severity", "message", "value"]
+# a repeated key or unique value: the message names the feature that had it first
+REPEAT_BEFORE = "the same {what} as feature "
+REPEAT_AFTER = " earlier in this file; give each feature its own value"
 
 
 class Severity(StrEnum):

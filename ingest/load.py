@@ -32,7 +32,7 @@ import shapely
 from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
-from ingest import pgbinary
+from ingest import issues, pgbinary
 from ingest.coordinates import (
     LineFrame,
     PointFrame,
@@ -371,14 +371,13 @@ def _stage_has_repeats(cur: Cursor, theme: ThemeSpec) -> bool:
 
 QUARANTINE_REPEATS = """
 q AS (INSERT INTO quarantine (run_id, source, theme, source_row, reason, attributes, geom)
-    SELECT %(run)s, %(source)s, %(theme)s, d.source_row,
-    'the same key appears earlier in this file (feature ' || d.first || ')',
+    SELECT %(run)s, %(source)s, %(theme)s, d.source_row, {message},
     to_jsonb(d) - 'geom' - 'first' - 'source_row', d.geom FROM d)
 INSERT INTO issue_log (run_id, source_row, field, rule, severity, message, value)
-SELECT %(run)s, d.source_row, %(field)s, 'duplicate-key', 'error',
-    'the same key appears earlier in this file', {key_text} FROM d
+SELECT %(run)s, d.source_row, %(field)s, 'duplicate-key', 'error', {message}, {key_text} FROM d
 """
 """Given d, staged features taken out with the source_row of the first feature with their key."""
+REPEAT_MESSAGE = sql.SQL("%(before)s || d.first || %(after)s")  # as validate words it
 
 
 def _quarantine_repeats(cur: Cursor, theme: ThemeSpec, load: Load, taken: sql.Composable) -> int:
@@ -392,8 +391,14 @@ def _quarantine_repeats(cur: Cursor, theme: ThemeSpec, load: Load, taken: sql.Co
     )
     cur.execute(
         sql.SQL("WITH d AS ({taken}), ").format(taken=taken)
-        + sql.SQL(QUARANTINE_REPEATS).format(key_text=key_text),
-        {**load.params, "theme": theme.id, "field": ",".join(theme.natural_key)},
+        + sql.SQL(QUARANTINE_REPEATS).format(key_text=key_text, message=REPEAT_MESSAGE),
+        {
+            **load.params,
+            "theme": theme.id,
+            "field": ",".join(theme.natural_key),
+            "before": issues.REPEAT_BEFORE.format(what="key"),
+            "after": issues.REPEAT_AFTER,
+        },
     )
     return cur.rowcount
 

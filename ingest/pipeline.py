@@ -10,11 +10,12 @@ Files are read and checked in batches, so memory stays flat whatever the file's 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
@@ -22,6 +23,7 @@ from psycopg2.extensions import cursor as Cursor
 from ingest import issues
 from ingest.ahead import ahead
 from ingest.collector import collecting_less
+from ingest.coordinates import as_geodataframe
 from ingest.db import connect, transaction
 from ingest.harmonise import harmonise, prepare_reprojection
 from ingest.load import (
@@ -36,13 +38,15 @@ from ingest.load import (
     record_issues,
     stage_rows,
 )
-from ingest.read import Batches, file_sha256, open_batches, read_source
+from ingest.read import Batches, file_sha256, open_batches
 from ingest.region import Region, Source
-from ingest.validate import validate
+from ingest.report import rejected
+from ingest.validate import EarlierBatches, validate
 from protocols import Protocols, ThemeSpec
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with (features read so far, features in the file or None)."""
+SAMPLE = 20  # features a dry run shows as they would load
 
 
 @dataclass
@@ -92,30 +96,89 @@ class Checked:
         errors = issues.rows_with_errors(self.issues)
         return self.clean.drop(index=errors) if len(errors) else self.clean
 
-    def result(self, source: Source, run_id: int | None = None) -> RunResult:
-        quarantined = len(self.reasons)
+
+def _check(
+    raw: pd.DataFrame,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    earlier: EarlierBatches,
+) -> Checked:
+    """The one place harmonise and validate are called, for dry runs and loads alike."""
+    theme = protocols.themes[source.theme]
+    harmonised, field_issues = harmonise(raw, source, theme, protocols)
+    clean, geometry_issues = validate(harmonised, theme, region.region.bbox, earlier=earlier)
+    return Checked(raw=raw, clean=clean, issues=issues.concat([field_issues, geometry_issues]))
+
+
+def checked_batches(
+    path: Path,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    progress: Progress | None = None,
+    batch_size: int | None = None,
+) -> Iterator[Checked]:
+    """The file batch by batch through every phase but load, each checked a batch ahead.
+    With no database to find repeated keys, every repeat rule looks across batches here."""
+    theme = protocols.themes[source.theme]
+    earlier = EarlierBatches(theme, key=True)
+    with collecting_less(), open_batches(path, source, batch_size) as batches:
+        prepare_reprojection(batches.crs, theme.storage_crs)
+        checks = (_check(raw, source, region, protocols, earlier) for raw in batches.frames)
+        with ahead(checks) as checked:
+            done = 0
+            for batch in checked:
+                yield batch
+                done += len(batch.raw)
+                if progress is not None:
+                    progress(done, batches.total)
+
+
+@dataclass
+class DryRun:
+    """What loading a file would do: its counts, its issue log, the features that would go to
+    quarantine, and the first that would load, to show how the mapping reads them. Clean features
+    leave with their batch, so a dry run's memory follows the file's problems, not its size."""
+
+    input: int
+    issues: pd.DataFrame
+    quarantined: gpd.GeoDataFrame  # row, reason, attributes as sent, geometry harmonised
+    sample: gpd.GeoDataFrame  # up to SAMPLE features as they would load
+
+    def result(self, source: Source) -> RunResult:
         return RunResult(
             source=source.id,
             theme=source.theme,
-            input=len(self.raw),
-            loaded=len(self.raw) - quarantined,
-            quarantined=quarantined,
-            run_id=run_id,
+            input=self.input,
+            loaded=self.input - len(self.quarantined),
+            quarantined=len(self.quarantined),
             issues=self.issues["rule"].value_counts().to_dict(),
         )
 
 
-def _check(raw: pd.DataFrame, source: Source, region: Region, protocols: Protocols) -> Checked:
-    """The one place harmonise and validate are called, for dry runs and loads alike."""
-    theme = protocols.themes[source.theme]
-    harmonised, field_issues = harmonise(raw, source, theme, protocols)
-    clean, geometry_issues = validate(harmonised, theme, region.region.bbox)
-    return Checked(raw=raw, clean=clean, issues=issues.concat([field_issues, geometry_issues]))
-
-
-def check_file(path: Path, source: Source, region: Region, protocols: Protocols) -> Checked:
-    with collecting_less():
-        return _check(read_source(path, source), source, region, protocols)
+def check_file(
+    path: Path,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    progress: Progress | None = None,
+    batch_size: int | None = None,
+) -> DryRun:
+    """A dry run of one publisher file: nothing is written."""
+    found, quarantined, sample, count = [], [], [], 0
+    for checked in checked_batches(path, source, region, protocols, progress, batch_size):
+        count += len(checked.raw)
+        found.append(checked.issues)
+        quarantined.append(rejected(checked))
+        if (wanted := SAMPLE - sum(map(len, sample))) > 0:
+            sample.append(as_geodataframe(checked.loadable.head(wanted)))
+    return DryRun(
+        input=count,
+        issues=issues.concat(found),
+        quarantined=pd.concat(quarantined, ignore_index=True),
+        sample=pd.concat(sample),
+    )
 
 
 def _start_run(conn: Connection, path: Path, source: Source, theme: ThemeSpec) -> int:
@@ -198,7 +261,8 @@ def _load(
     result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
     found: Counter[str] = Counter()
     staged = 0
-    checks = (_check(raw, source, region, protocols) for raw in batches.frames)
+    earlier = EarlierBatches(theme, key=False)
+    checks = (_check(raw, source, region, protocols, earlier) for raw in batches.frames)
     with Copier(cur) as copy, ahead(checks) as checked_batches:
         for checked in checked_batches:
             in_stage, in_quarantine = _stage(copy, theme, checked, load)

@@ -31,7 +31,7 @@ from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
 from pyogrio.raw import open_arrow
 from pyproj import CRS
 
-from ingest.coordinates import LineFrame, PointFrame, as_geodataframe, plain_lines, plain_xy
+from ingest.coordinates import LineFrame, PointFrame, plain_lines, plain_xy
 from ingest.errors import ConfigError, UnreadableInput
 from ingest.region import Source
 
@@ -282,10 +282,3 @@ def file_sha256(path: Path) -> str:
     """The file's provenance checksum (hashlib lets go of the GIL as it reads)."""
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def read_source(path: Path, source: Source) -> gpd.GeoDataFrame:
-    """The whole file in one frame, for dry runs and small files."""
-    with open_batches(path, source) as batches:
-        frames = [as_geodataframe(frame) for frame in batches.frames]
-    return pd.concat(frames) if len(frames) > 1 else frames[0]

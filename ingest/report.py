@@ -1,6 +1,6 @@
 """Run reports for publishers: what was loaded, what was not and why, and what to fix.
 
-One Report is built from a dry run (a Checked) or from a run in the database (its ingest_run row,
+One Report is built from a dry run (a DryRun) or from a run in the database (its ingest_run row,
 issue_log and quarantine), and written as JSON (for machines) and as one self-contained HTML page
 (no scripts, no external URLs: the map of rejected features is inline SVG). Every value that came
 from a publisher is escaped by Jinja2's autoescape.
@@ -40,6 +40,7 @@ class Report:
     issues: pd.DataFrame
     quarantined: gpd.GeoDataFrame  # row, reason, attributes (dict), geometry in the storage CRS
     region_bbox: tuple[float, float, float, float] | None = None
+    sample: gpd.GeoDataFrame | None = None  # a dry run's first features, as they would load
 
     @property
     def filtered(self) -> int:
@@ -66,14 +67,14 @@ class Report:
         return groups
 
     def to_dict(self) -> dict[str, Any]:
-        quarantined = pd.DataFrame(self.quarantined.drop(columns="geometry"))
-        quarantined["wkt"] = shapely.to_wkt(self.quarantined.geometry.values, rounding_precision=3)
+        shown = {} if self.sample is None else {"sample": _records(_with_wkt(self.sample))}
         return {
             **self.summary,
             "filtered": self.filtered,
             "rules": self.rules(),
             "issue_log": _records(self.issues),
-            "quarantine": _records(quarantined),
+            "quarantine": _records(_with_wkt(self.quarantined)),
+            **shown,
         }
 
     def to_html(self) -> str:
@@ -90,6 +91,7 @@ class Report:
             rules=self.rules(),
             quarantined=quarantined,
             map=_svg_map(self.quarantined, self.region_bbox),
+            sample=None if self.sample is None else _records(_with_wkt(self.sample)),
         )
 
     def write(self, folder: Path, stem: str) -> tuple[Path, Path]:
@@ -98,6 +100,13 @@ class Report:
         json_path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1, default=str))
         html_path.write_text(self.to_html(), encoding="utf-8")
         return json_path, html_path
+
+
+def _with_wkt(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The frame with its geometry as WKT (to the millimetre in a projected CRS)."""
+    plain = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    plain["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=3)
+    return plain
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -145,19 +154,28 @@ def _svg_map(quarantined: gpd.GeoDataFrame, bbox: tuple | None) -> dict[str, Any
     }
 
 
-def from_checked(
-    checked: Any, source: Source, file_name: str, region_bbox: tuple | None = None
-) -> Report:
-    """The report of a dry run: what ingest would load, quarantine and log."""
+def rejected(checked: Any) -> gpd.GeoDataFrame:
+    """A checked batch's features that would go to quarantine: row, reason, the attributes as
+    the publisher sent them, the geometry as harmonised."""
     reasons = checked.reasons
-    records = _records(attributes(checked.raw.loc[reasons.index]))
-    quarantined = gpd.GeoDataFrame(
-        {"row": reasons.index, "reason": reasons.to_numpy(), "attributes": records},
+    return gpd.GeoDataFrame(
+        {
+            "row": reasons.index,
+            "reason": reasons.to_numpy(),
+            "attributes": _records(attributes(checked.raw.loc[reasons.index])),
+        },
         geometry=geometry_of(checked.clean, reasons.index).to_numpy(),
     )
-    summary = asdict(checked.result(source)) | {"file": file_name, "dry_run": True}
+
+
+def from_dry_run(
+    dry: Any, source: Source, file_name: str, region_bbox: tuple | None = None
+) -> Report:
+    """The report of a dry run: what ingest would load, quarantine and log."""
+    summary = asdict(dry.result(source)) | {"file": file_name, "dry_run": True}
     summary |= dict.fromkeys(MERGE_COUNTS)  # only a load knows what it would change
-    return Report(summary, checked.issues.reset_index(drop=True), quarantined, region_bbox)
+    issues_found = dry.issues.reset_index(drop=True)
+    return Report(summary, issues_found, dry.quarantined, region_bbox, sample=dry.sample)
 
 
 def _query(cur, statement: str, run_id: int) -> pd.DataFrame:

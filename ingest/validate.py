@@ -2,8 +2,8 @@
 
 Geometry that can be repaired is repaired and the repair recorded (severity fixed); geometry that
 cannot be trusted (missing, not finite, the wrong kind, outside the region) sends its feature to
-quarantine with a reason. Cross-row checks (unique values, duplicate keys) cover the frame given, so
-a caller working in batches checks across batches itself.
+quarantine with a reason. Cross-row checks (unique values, duplicate keys) cover the frame given,
+and the file's earlier batches when the caller keeps an EarlierBatches for it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shapely
 from ingest import issues
 from ingest.coordinates import LineFrame, PointFrame, geometry_of
 from ingest.issues import Severity
+from ingest.seen import SeenValues
 from protocols import FieldSpec, FieldType, ThemeSpec
 
 DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
@@ -214,19 +215,35 @@ def _out_of_region(
     )
 
 
-def _earlier_twin(key: pd.Series, what: str) -> tuple[pd.Series, pd.Series]:
-    """Rows repeating an earlier row's key, and a message naming that earlier row (worked out
-    only for the repeats: most files have none)."""
+def _first_twins(key: pd.Series) -> pd.Series:
+    """For each row repeating an earlier row's value in this frame, that earlier row (worked out
+    only for files with repeats: most have none)."""
     twin = key.notna() & key.duplicated(keep=False)
     if not twin.any():
-        return twin, pd.Series(dtype="string")
-    repeated = twin & key.duplicated(keep="first")
+        return pd.Series(dtype="int64")
     first = key[twin].index.to_series().groupby(key[twin]).transform("first")
-    message = f"the same {what} as feature " + first.astype("string")
-    return repeated, message + " earlier in this file; give each feature its own value"
+    return first[first.index != first.to_numpy()]
 
 
-def _value_rules(value: pd.Series, spec: FieldSpec) -> list[pd.DataFrame]:
+def _earlier_twin(
+    key: pd.Series, what: str, seen: SeenValues | None
+) -> tuple[pd.Series, pd.Series]:
+    """Rows repeating an earlier row's key, in this frame or (given what earlier batches held)
+    in an earlier batch, and a message naming that earlier row."""
+    first = _first_twins(key)
+    if seen is not None:
+        before = seen.first_rows(key)  # a repeat of an earlier batch names the row there
+        first = before.combine_first(first) if len(before) else first
+    if first.empty:
+        return pd.Series(False, index=key.index), pd.Series(dtype="string")
+    repeated = pd.Series(key.index.isin(first.index), index=key.index)
+    message = issues.REPEAT_BEFORE.format(what=what) + first.astype("string")
+    return repeated, message + issues.REPEAT_AFTER
+
+
+def _value_rules(
+    value: pd.Series, spec: FieldSpec, seen: SeenValues | None = None
+) -> list[pd.DataFrame]:
     """FieldSpec constraints on a harmonised column; missing values break none of them."""
     found, name = [], spec.name
     needs_text = spec.max_length or spec.pattern or spec.unique
@@ -249,7 +266,7 @@ def _value_rules(value: pd.Series, spec: FieldSpec) -> list[pd.DataFrame]:
             )
         )
     if spec.unique:
-        repeated, message = _earlier_twin(text, name)
+        repeated, message = _earlier_twin(text, name, seen)
         found.append(
             issues.issues_where(repeated, value, field=name, rule="unique", message=message)
         )
@@ -303,13 +320,28 @@ def _end_start_pairs(dates: dict[str, FieldSpec]) -> list[tuple[str, str]]:
     ]
 
 
-def _key_rules(frame: pd.DataFrame, theme: ThemeSpec) -> pd.DataFrame:
+def _key_rules(frame: pd.DataFrame, theme: ThemeSpec, seen: SeenValues | None) -> pd.DataFrame:
     key = frame[theme.natural_key[0]].astype("string")
     for name in theme.natural_key[1:]:
         key = key + "|" + frame[name].astype("string")  # a missing part leaves the key missing
-    repeated, message = _earlier_twin(key, "key")
+    repeated, message = _earlier_twin(key, "key", seen)
     field = ",".join(theme.natural_key)
     return issues.issues_where(repeated, key, field=field, rule="duplicate-key", message=message)
+
+
+class EarlierBatches:
+    """What a file's earlier batches held, for the rules about repeats, which validate otherwise
+    applies within the frame it is given. A load leaves its natural key to the database (the
+    unique index finds repeats across batches: key=False); a dry run has no database (key=True).
+    A unique field that is the natural key is followed as the key only, in both."""
+
+    def __init__(self, theme: ThemeSpec, *, key: bool) -> None:
+        self.key = SeenValues() if key else None
+        self.fields = {
+            spec.name: SeenValues()
+            for spec in theme.fields
+            if spec.unique and [spec.name] != theme.natural_key
+        }
 
 
 def _stores_points(theme: ThemeSpec) -> bool:
@@ -387,12 +419,15 @@ def validate(
     region_bbox: tuple[float, float, float, float],
     *,
     today: pd.Timestamp | None = None,
+    earlier: EarlierBatches | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The frame with repaired geometry, and the geometry, field and key issues found."""
+    """The frame with repaired geometry, and the geometry, field and key issues found; repeats
+    are looked for in the frame, and in the earlier batches of its file when given them."""
     frame, found = _geometry_issues(frame, theme, region_bbox)
     today = today if today is not None else pd.Timestamp.now().normalize()
+    fields = earlier.fields if earlier else {}
     for spec in theme.fields:
-        found += _value_rules(frame[spec.name], spec)
+        found += _value_rules(frame[spec.name], spec, fields.get(spec.name))
     found += _date_rules(frame, theme, today)
-    found.append(_key_rules(frame, theme))
+    found.append(_key_rules(frame, theme, earlier.key if earlier else None))
     return frame, issues.concat(found)

@@ -51,7 +51,9 @@ def test_a_first_bulk_load_quarantines_a_key_repeated_in_a_later_batch(
     assert (result.input, result.loaded, result.quarantined) == (many + 1, many, 1)
     assert (result.inserted, result.issues) == (many, {"duplicate-key": 1})
     db.execute("SELECT source_row, reason FROM quarantine WHERE run_id = %s", (result.run_id,))
-    assert db.fetchall() == [(many, "the same key appears earlier in this file (feature 0)")]
+    assert db.fetchall() == [
+        (many, "the same key as feature 0 earlier in this file; give each feature its own value")
+    ]
     assert indexes(db) >= INDEXES
 
 

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ingest.pipeline import Checked, check_file, ingest_file
+from ingest.coordinates import as_geodataframe
+from ingest.pipeline import check_file, checked_batches, ingest_file
 from ingest.region import Region, Source, load_region
 from protocols import Protocols, load_protocols
 from server.settings import DEFAULT_CONFIG_DIR
@@ -203,33 +204,34 @@ def scratch() -> Iterator[Path]:
         yield Path(folder)
 
 
-def assert_accounted_for(checked: Checked, written: int) -> None:
-    theme = protocols().themes["roadworks"]
-    rows = set(range(written))
-    loaded, quarantined = set(checked.loadable.index), set(checked.reasons.index)
-    result = checked.result(GEOJSON)
-    assert len(checked.raw) == written == result.loaded + result.quarantined
+def assert_accounted_for(path: Path, source: Source, written: int) -> None:
+    theme, rows = protocols().themes["roadworks"], set(range(written))
+    batches = list(checked_batches(path, source, region(), protocols()))
+    loaded = set().union(*(b.loadable.index for b in batches))
+    quarantined = set().union(*(b.reasons.index for b in batches))
     assert loaded | quarantined == rows and not loaded & quarantined
-    assert set(checked.issues["row"]) <= rows
-    good = checked.loadable
-    assert good.geometry.notna().all() and not good.geometry.is_empty.any()
-    assert good.geometry.is_valid.all()
-    for spec in (f for f in theme.fields if f.required):
-        assert good[spec.name].notna().all(), spec.name
+    for batch in batches:
+        assert set(batch.issues["row"]) <= rows
+        good = as_geodataframe(batch.loadable)
+        assert good.geometry.notna().all() and not good.geometry.is_empty.any()
+        assert good.geometry.is_valid.all()
+        for spec in (f for f in theme.fields if f.required):
+            assert good[spec.name].notna().all(), spec.name
+    result = check_file(path, source, region(), protocols()).result(source)
+    assert result.input == written == result.loaded + result.quarantined
+    assert result.quarantined == len(quarantined)
 
 
 @settings(max_examples=80, **SETTINGS)
 @given(rows=features)
 def test_every_geojson_feature_is_loaded_or_quarantined(rows, scratch) -> None:
-    checked = check_file(write_geojson(scratch, rows), GEOJSON, region(), protocols())
-    assert_accounted_for(checked, len(rows))
+    assert_accounted_for(write_geojson(scratch, rows), GEOJSON, len(rows))
 
 
 @settings(max_examples=50, **SETTINGS)
 @given(rows=csv_rows)
 def test_every_csv_row_is_loaded_or_quarantined(rows, scratch) -> None:
-    checked = check_file(write_csv(scratch, rows), CSV, region(), protocols())
-    assert_accounted_for(checked, len(rows))
+    assert_accounted_for(write_csv(scratch, rows), CSV, len(rows))
 
 
 @pytest.fixture(scope="module")

@@ -185,7 +185,9 @@ def test_a_key_repeated_in_a_later_batch_is_quarantined_with_a_reason(load, db) 
     assert (result.input, result.loaded, result.quarantined) == (5, 4, 1)
     assert result.issues["duplicate-key"] == 1
     db.execute("SELECT source_row, reason FROM quarantine WHERE run_id = %s", (result.run_id,))
-    assert db.fetchall() == [(3, "the same key appears earlier in this file (feature 0)")]
+    assert db.fetchall() == [
+        (3, "the same key as feature 0 earlier in this file; give each feature its own value")
+    ]
 
 
 def test_every_row_carries_its_provenance(load, db, tmp_path: Path) -> None:

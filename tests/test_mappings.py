@@ -209,20 +209,21 @@ def test_a_csv_with_lon_lat_columns_is_read_as_wgs84(tmp_path, region, spec_prot
     csv = write_csv(tmp_path / "a.csv", "ID,LONG,LAT\nA1,{},{}\n".format(*NOTTINGHAM_LONLAT))
     src = source({}, csv={"lon": "LONG", "lat": "LAT"})
     checked = check_file(csv, src, region, spec_protocols)
-    assert checked.clean.geometry[0].distance(NOTTINGHAM_BNG) < 200 and checked.issues.empty
+    assert checked.sample.geometry[0].distance(NOTTINGHAM_BNG) < 200 and checked.issues.empty
 
 
 def test_a_csv_with_a_wkt_column_is_read(tmp_path, region, spec_protocols) -> None:
     csv = write_csv(tmp_path / "a.csv", 'ID,SHAPE\nA1,"POINT (457300 340000)"\n')
     src = source({}, csv={"wkt": "SHAPE"}, crs="EPSG:27700")
-    assert check_file(csv, src, region, spec_protocols).clean.geometry[0] == NOTTINGHAM_BNG
+    assert check_file(csv, src, region, spec_protocols).sample.geometry[0] == NOTTINGHAM_BNG
 
 
 def test_a_declared_encoding_reads_accented_names(tmp_path, region, spec_protocols) -> None:
     text = "ID,ADDR,X,Y\nA1,Rue de l'Église,457300,340000\n"
     csv = write_csv(tmp_path / "a.csv", text, encoding="cp1252")
     src = source({"address": "ADDR"}, csv={"x": "X", "y": "Y"}, crs="EPSG:27700", encoding="cp1252")
-    assert check_file(csv, src, region, spec_protocols).clean.loc[0, "address"] == "Rue de l'Église"
+    sample = check_file(csv, src, region, spec_protocols).sample
+    assert sample.loc[0, "address"] == "Rue de l'Église"
 
 
 def test_a_layer_is_chosen_from_a_multi_layer_file(tmp_path, region, spec_protocols) -> None:
@@ -230,7 +231,7 @@ def test_a_layer_is_chosen_from_a_multi_layer_file(tmp_path, region, spec_protoc
     frame(ID=["WRONG"]).to_file(path, layer="other")
     frame(ID=["RIGHT"]).to_file(path, layer="assets")
     checked = check_file(path, source({}, layer="assets"), region, spec_protocols)
-    assert list(checked.clean["asset_id"]) == ["RIGHT"]
+    assert list(checked.sample["asset_id"]) == ["RIGHT"]
 
 
 def test_a_shapefile_without_prj_takes_the_mapping_crs(tmp_path, region, spec_protocols) -> None:
@@ -245,7 +246,7 @@ def test_a_shapefile_without_prj_takes_the_mapping_crs(tmp_path, region, spec_pr
     with pytest.raises(UnreadableInput, match="add `crs: EPSG:27700`"):
         check_file(path, source({}), region, spec_protocols)
     checked = check_file(path, source({}, crs="EPSG:27700"), region, spec_protocols)
-    assert checked.clean.geometry[0] == NOTTINGHAM_BNG
+    assert checked.sample.geometry[0] == NOTTINGHAM_BNG
 
 
 def test_bng_coordinates_declared_as_wgs84_say_which_crs_to_set(

@@ -16,8 +16,9 @@ import pytest
 import shapely
 import yaml
 
+from ingest.coordinates import as_geodataframe
 from ingest.harmonise import harmonise
-from ingest.read import read_source
+from ingest.read import open_batches
 from ingest.region import Region
 from protocols import ProtocolError, Protocols, load_protocols
 from protocols.jsonschema import feature_schema
@@ -72,7 +73,8 @@ def _json_value(value: object, field_type: str) -> object:
 def _first_feature(live: Region, protocols: Protocols, theme_id: str) -> dict:
     source = next(s for s in live.sources.values() if s.theme == theme_id)
     theme = protocols.themes[theme_id]
-    raw = read_source(live.data_dir / source.file, source)
+    with open_batches(live.data_dir / source.file, source) as batches:
+        raw = as_geodataframe(next(batches.frames))
     row = harmonise(raw, source, theme, protocols)[0].to_crs(4326).iloc[0]
     return {
         "type": "Feature",

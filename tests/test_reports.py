@@ -183,3 +183,18 @@ def test_the_html_report_is_self_contained_and_shows_hostile_values_as_text(
     assert not (seen.console_errors or seen.page_errors or seen.dialogs)
     assert seen.external_requests == []
     assert drawn == 11  # every quarantined feature has a location, even the one in Paris
+
+
+def test_a_dry_run_report_shows_the_first_features_as_they_would_load(
+    deployment, publisher_file, capsys
+) -> None:
+    result = check_json(publisher_file, deployment / "out", capsys)
+    [shown] = json.loads(Path(result["report"]["json"]).read_text())["sample"]
+    assert (shown["reference"], shown["works_type"], shown["status"]) == (
+        "REP-1",
+        "resurfacing",
+        "in-progress",
+    )
+    assert shown["wkt"].startswith("POINT (457")  # British National Grid, as stored
+    html = Path(result["report"]["html"]).read_text()
+    assert 'id="sample"' in html and "in-progress" in html

@@ -63,6 +63,11 @@ def _print(result: RunResult, built: report.Report, paths: tuple[Path, Path], as
     print(f"report: {html_path}\n        {json_path}")
 
 
+def _progress_bar(source: Source) -> tqdm:
+    """Features read so far, on a terminal only."""
+    return tqdm(desc=source.id, unit=" features", disable=not sys.stderr.isatty())
+
+
 def _advance(bar: tqdm, done: int, total: int | None) -> None:
     bar.total = total
     bar.update(done - bar.n)
@@ -72,7 +77,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     deployment = load_deployment(settings)
     region, protocols = deployment.region, deployment.protocols
     source = _source(region, args.source)
-    with tqdm(desc=source.id, unit=" features", disable=not sys.stderr.isatty()) as bar:
+    with _progress_bar(source) as bar:
         result = ingest_file(
             deployment.database_url,
             Path(args.file),
@@ -96,11 +101,12 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     protocols, region = load_parts(settings)
     source = _source(region, args.source)
     path = Path(args.file)
-    checked = check_file(path, source, region, protocols)
-    built = report.from_checked(checked, source, path.name, _map_bbox(region, protocols, source))
+    with _progress_bar(source) as bar:
+        dry = check_file(path, source, region, protocols, progress=partial(_advance, bar))
+    built = report.from_dry_run(dry, source, path.name, _map_bbox(region, protocols, source))
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     paths = _write(built, args, settings, f"{source.id}-check-{stamp}")
-    _print(checked.result(source), built, paths, args.json)
+    _print(dry.result(source), built, paths, args.json)
     return 0
 
 

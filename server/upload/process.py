@@ -7,6 +7,7 @@ report's self-contained HTML, so any web server can show it whichever machine ra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def _outcome(counts: dict, built: report.Report) -> Outcome:
     return Outcome(counts | {"rules": built.rules()}, built.to_html())
 
 
+def _reading(progress: Progress, doing: str) -> Callable[[int, int | None], None]:
+    """The pipeline's batch-by-batch progress, as the job's."""
+
+    def read(done: int, total: int | None) -> None:
+        progress.update(done / total if total else None, f"{doing}: {done:,} features read")
+
+    return read
+
+
 def run_upload_job(deployment: Deployment, job: Job, progress: Progress) -> Outcome:
     region, protocols = deployment.region, deployment.protocols
     source = region.sources.get(job.source)
@@ -42,17 +52,20 @@ def run_upload_job(deployment: Deployment, job: Job, progress: Progress) -> Outc
         )
     bbox = _map_bbox(region, deployment, source)
     if job.kind == "check":
-        progress.update(0.1, "checking")
-        checked = check_file(path, source, region, protocols)
+        progress.update(0.02, "checking")
+        dry = check_file(path, source, region, protocols, progress=_reading(progress, "checking"))
         progress.update(0.9, "writing the report")
-        built = report.from_checked(checked, source, job.file_name, bbox)
-        return _outcome(asdict(checked.result(source)), built)
-
-    def loading(done: int, total: int | None) -> None:
-        progress.update(done / total if total else None, f"loading: {done:,} features read")
-
+        built = report.from_dry_run(dry, source, job.file_name, bbox)
+        return _outcome(asdict(dry.result(source)), built)
     progress.update(0.02, "loading")
-    result = ingest_file(deployment.database_url, path, source, region, protocols, progress=loading)
+    result = ingest_file(
+        deployment.database_url,
+        path,
+        source,
+        region,
+        protocols,
+        progress=_reading(progress, "loading"),
+    )
     progress.update(0.9, "checking across authority boundaries")
     check_after_ingest(
         deployment.database_url, region, protocols.themes[source.theme], result.run_id
