@@ -78,7 +78,7 @@ class RunResult:
 
 @dataclass
 class Checked:
-    """A file (or batch) taken through every phase but load: what would load and what would not.
+    """A batch taken through every phase but load: what would load and what would not.
     The frames are GeoDataFrames, or PointFrames and LineFrames for batches of plain points
     and lines (see ingest.coordinates)."""
 
@@ -139,7 +139,8 @@ def checked_batches(
 class DryRun:
     """What loading a file would do: its counts, its issue log, the features that would go to
     quarantine, and the first that would load, to show how the mapping reads them. Clean features
-    leave with their batch, so a dry run's memory follows the file's problems, not its size."""
+    leave with their batch, so a dry run's memory follows the file's problems, not its size (but
+    for its keys, kept compactly to find repeats: see ingest.seen)."""
 
     input: int
     issues: pd.DataFrame
