@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,45 @@ def _check(
     return Checked(raw=raw, clean=clean, issues=issues.concat([field_issues, geometry_issues]))
 
 
+@contextmanager
+def _opened(
+    path: Path, source: Source, protocols: Protocols, batch_size: int | None
+) -> Iterator[Batches]:
+    """The file open for reading in batches, with the run's reprojection made ready."""
+    with collecting_less(), open_batches(path, source, batch_size) as batches:
+        prepare_reprojection(batches.crs, protocols.themes[source.theme].storage_crs)
+        yield batches
+
+
+@contextmanager
+def _checking(
+    batches: Batches,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    *,
+    key: bool,
+    progress: Progress | None,
+) -> Iterator[Iterator[Checked]]:
+    """The batches, each checked a batch ahead; progress is told as each is done with.
+    key: whether repeated natural keys are looked for across batches (see EarlierBatches)."""
+    earlier = EarlierBatches(protocols.themes[source.theme], key=key)
+    checks = (_check(raw, source, region, protocols, earlier) for raw in batches.frames)
+    with ahead(checks) as checked:
+        yield _told(checked, batches.total, progress)
+
+
+def _told(
+    checked: Iterator[Checked], total: int | None, progress: Progress | None
+) -> Iterator[Checked]:
+    done = 0
+    for batch in checked:
+        yield batch
+        done += len(batch.raw)
+        if progress is not None:
+            progress(done, total)
+
+
 def checked_batches(
     path: Path,
     source: Source,
@@ -119,20 +159,13 @@ def checked_batches(
     progress: Progress | None = None,
     batch_size: int | None = None,
 ) -> Iterator[Checked]:
-    """The file batch by batch through every phase but load, each checked a batch ahead.
-    With no database to find repeated keys, every repeat rule looks across batches here."""
-    theme = protocols.themes[source.theme]
-    earlier = EarlierBatches(theme, key=True)
-    with collecting_less(), open_batches(path, source, batch_size) as batches:
-        prepare_reprojection(batches.crs, theme.storage_crs)
-        checks = (_check(raw, source, region, protocols, earlier) for raw in batches.frames)
-        with ahead(checks) as checked:
-            done = 0
-            for batch in checked:
-                yield batch
-                done += len(batch.raw)
-                if progress is not None:
-                    progress(done, batches.total)
+    """The file batch by batch through every phase but load. With no database to find
+    repeated keys, every repeat rule looks across batches here."""
+    with (
+        _opened(path, source, protocols, batch_size) as batches,
+        _checking(batches, source, region, protocols, key=True, progress=progress) as checked,
+    ):
+        yield from checked
 
 
 @dataclass
@@ -262,17 +295,14 @@ def _load(
     result = RunResult(source.id, theme.id, input=0, loaded=0, quarantined=0, run_id=run_id)
     found: Counter[str] = Counter()
     staged = 0
-    earlier = EarlierBatches(theme, key=False)
-    checks = (_check(raw, source, region, protocols, earlier) for raw in batches.frames)
-    with Copier(cur) as copy, ahead(checks) as checked_batches:
+    checking = _checking(batches, source, region, protocols, key=False, progress=progress)
+    with Copier(cur) as copy, checking as checked_batches:
         for checked in checked_batches:
             in_stage, in_quarantine = _stage(copy, theme, checked, load)
             staged += in_stage
             result.quarantined += in_quarantine
             found.update(checked.issues["rule"].value_counts().to_dict())
             result.input += len(checked.raw)
-            if progress is not None:
-                progress(result.input, batches.total)
         copy.finish()
     # the file's checksum on a core of its own while PostgreSQL builds indexes or merges
     with ThreadPoolExecutor(1, thread_name_prefix="regiongis-sha256") as hasher:
@@ -303,8 +333,7 @@ def ingest_file(
     The run is recorded once the file has opened."""
     with transaction(url) as cur:
         ensure_schema(cur, list(protocols.themes.values()))
-    with collecting_less(), open_batches(path, source, batch_size) as batches:
-        prepare_reprojection(batches.crs, protocols.themes[source.theme].storage_crs)
+    with _opened(path, source, protocols, batch_size) as batches:
         conn = connect(url)
         try:
             run_id = _start_run(conn, path, source, protocols.themes[source.theme])
