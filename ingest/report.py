@@ -103,8 +103,12 @@ class Report:
 
 
 def _with_wkt(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The frame with its geometry as WKT (to the millimetre in a projected CRS)."""
+    """The frame with its geometry as WKT (to the millimetre in a projected CRS), and a column
+    of plain dates (midnight, no time zone) written as dates, not timestamps."""
     plain = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    for name, values in plain.items():
+        if pd.api.types.is_datetime64_dtype(values) and (values.dt.normalize() == values).all():
+            plain[name] = values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna())
     plain["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=3)
     return plain
 
@@ -175,7 +179,8 @@ def from_dry_run(
     summary = asdict(dry.result(source)) | {"file": file_name, "dry_run": True}
     summary |= dict.fromkeys(MERGE_COUNTS)  # only a load knows what it would change
     issues_found = dry.issues.reset_index(drop=True)
-    return Report(summary, issues_found, dry.quarantined, region_bbox, sample=dry.sample)
+    sample = dry.sample.rename_axis("row").reset_index()  # the row, to find each in the file
+    return Report(summary, issues_found, dry.quarantined, region_bbox, sample=sample)
 
 
 def _query(cur, statement: str, run_id: int) -> pd.DataFrame:

@@ -190,11 +190,14 @@ def test_a_dry_run_report_shows_the_first_features_as_they_would_load(
 ) -> None:
     result = check_json(publisher_file, deployment / "out", capsys)
     [shown] = json.loads(Path(result["report"]["json"]).read_text())["sample"]
-    assert (shown["reference"], shown["works_type"], shown["status"]) == (
+    harmonised = ["row", "reference", "works_type", "status", "start_date"]
+    assert [shown[k] for k in harmonised] == [
+        0,
         "REP-1",
         "resurfacing",
         "in-progress",
-    )
+        "2026-11-03",
+    ]
     assert shown["wkt"].startswith("POINT (457")  # British National Grid, as stored
     html = Path(result["report"]["html"]).read_text()
     assert 'id="sample"' in html and "in-progress" in html
