@@ -19,6 +19,8 @@ from ingest.region import Region, Source
 from server.deployment import Deployment
 from server.jobs import Job, Outcome, Progress
 
+READ_SHARE = 0.85
+
 
 def _map_bbox(region: Region, deployment: Deployment, source: Source) -> tuple | None:
     """The region's outline for the report map, when it is in the theme's storage CRS."""
@@ -31,10 +33,12 @@ def _outcome(counts: dict, built: report.Report) -> Outcome:
 
 
 def _reading(progress: Progress, doing: str) -> Callable[[int, int | None], None]:
-    """The pipeline's batch-by-batch progress, as the job's."""
+    """The pipeline's batch-by-batch progress as the job's, up to READ_SHARE of it: what comes
+    after (the report, the checks across boundaries) moves the bar on, never back."""
 
     def read(done: int, total: int | None) -> None:
-        progress.update(done / total if total else None, f"{doing}: {done:,} features read")
+        share = READ_SHARE * done / total if total else None
+        progress.update(share, f"{doing}: {done:,} features read")
 
     return read
 
