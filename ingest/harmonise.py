@@ -32,10 +32,11 @@ FALSE_WORDS = {"false", "f", "no", "n", "0"}
 BIGINT = 9.2e18
 NO_MAP = FieldMap(value="")
 SPLIT_COORDINATES = 250_000
-# Kinds rebuilt from their reprojected coordinate arrays: points and lines (shapely type ids 0, 1),
-# whose only way to be empty is whole. A multi-part geometry can hide an empty part, which
-# from_ragged_array mis-sizes (a multipoint) or crashes the process on (a multipolygon).
-RAGGED_KINDS = {0, 1}
+# Kinds rebuilt from their reprojected coordinate arrays (shapely type ids: point, line, polygon,
+# multipolygon), with the fewest coordinates their innermost part can have. A part that holds
+# nothing (an empty hole, an empty polygon in a multipolygon) is refused first: from_ragged_array
+# mis-sizes an empty part (a multipoint) or crashes the process on one (a multipolygon).
+RAGGED_KINDS = {0: 1, 1: 2, 3: 4, 6: 4}
 PROJ_HELPERS = 2
 _proj_helpers = ThreadPoolExecutor(PROJ_HELPERS, thread_name_prefix="regiongis-proj")
 
@@ -357,30 +358,38 @@ def _moving(transformer: Transformer, coords: np.ndarray) -> Callable[[], np.nda
     return lambda: np.concatenate([part.result() for part in moving])
 
 
-def _transformed(transformer: Transformer, coords: np.ndarray) -> np.ndarray:
-    return _moving(transformer, coords)()
+def _whole(kind: int, offsets: tuple[np.ndarray, ...]) -> bool:
+    """Whether every ring or part of a ragged batch holds something."""
+    if not offsets:
+        return True
+    inner, *outer = offsets
+    fewest = RAGGED_KINDS[kind]
+    return np.diff(inner).min() >= fewest and all(np.diff(o).min() >= 1 for o in outer)
 
 
-def _reprojected(geoms: gpd.GeoSeries, epsg: int) -> gpd.GeoSeries:
-    """The geometry in EPSG:epsg. A batch of 2D points or of 2D lines, none missing or empty
-    (most big files), is rebuilt from its reprojected coordinate array: 15% cheaper than
-    geopandas' to_crs for points, a quarter for long lines (their coordinates split over two
-    threads). Any other batch goes through to_crs."""
+def _reprojecting(geoms: gpd.GeoSeries, epsg: int) -> Callable[[], gpd.GeoSeries]:
+    """The geometry on its way to EPSG:epsg; call the result for it. A batch of one kind of 2D
+    points, lines or polygons, none empty in whole or part (most big files), goes as one
+    coordinate array to the PROJ helpers while the caller converts the attributes, and is rebuilt
+    from it: a quarter of the cost of geopandas' to_crs for long lines and polygons. Any other
+    batch goes through to_crs when called."""
     data = np.asarray(geoms.values)
     kinds = shapely.get_type_id(data)
     if (
-        geoms.crs is None
-        or len(data) == 0
-        or kinds[0] not in RAGGED_KINDS
-        or (kinds != kinds[0]).any()
-        or shapely.is_empty(data).any()
-        or shapely.has_z(data).any()
+        geoms.crs is not None
+        and len(data)
+        and kinds[0] in RAGGED_KINDS
+        and (kinds == kinds[0]).all()
+        and not shapely.is_empty(data).any()
+        and not shapely.has_z(data).any()
     ):
-        return geoms.to_crs(epsg=epsg)
-    kind, coords, offsets = shapely.to_ragged_array(data)
-    moved = _transformed(_transformer(geoms.crs, epsg), coords)
-    moved = shapely.from_ragged_array(kind, moved, offsets)
-    return gpd.GeoSeries(moved, index=geoms.index, crs=epsg)
+        kind, coords, offsets = shapely.to_ragged_array(data)
+        if _whole(kinds[0], offsets):
+            moved = _moving(_transformer(geoms.crs, epsg), coords)
+            return lambda: gpd.GeoSeries(
+                shapely.from_ragged_array(kind, moved(), offsets), index=geoms.index, crs=epsg
+            )
+    return lambda: geoms.to_crs(epsg=epsg)
 
 
 def harmonise(
@@ -389,9 +398,11 @@ def harmonise(
     """The frame (a GeoDataFrame, or a PointFrame or LineFrame, which stays one) in the
     protocol's columns and storage CRS, and the issues met on the way."""
     epsg = theme.storage_crs
-    if isinstance(frame, PointFrame | LineFrame):
+    if isinstance(frame, PointFrame | LineFrame):  # while the fields convert
         vertices = frame.xy if isinstance(frame, PointFrame) else frame.coords
-        moved = _moving(_transformer(frame.crs, epsg), vertices)  # while the fields convert
+        moved = _moving(_transformer(frame.crs, epsg), vertices)
+    else:
+        geometry = _reprojecting(frame.geometry, epsg)
     columns, found = {}, []
     for spec in theme.fields:
         columns[spec.name], field_issues = _harmonise_field(frame, spec, source, protocols)
@@ -406,6 +417,5 @@ def harmonise(
     elif isinstance(frame, LineFrame):
         harmonised = frame.moved(pd.DataFrame(columns, index=frame.index), moved(), _crs(epsg))
     else:
-        geometry = _reprojected(frame.geometry, epsg)
-        harmonised = gpd.GeoDataFrame(columns, geometry=geometry, index=frame.index)
+        harmonised = gpd.GeoDataFrame(columns, geometry=geometry(), index=frame.index)
     return harmonised, issues.concat([left_out, found])

@@ -104,11 +104,67 @@ def _numeric(value: float) -> bytes:
     return head + struct.pack(f">{len(groups)}h", *groups)
 
 
+NUMERIC_FIELDS = np.dtype([(n, ">i2") for n in ("ndigits", "weight", "sign", "dscale")])
+NUMERIC_GROUPS = 5  # base-10,000 digits of an integer below 10**20
+DIGITS = 15  # %.15g
+POWERS = 10.0 ** np.arange(DIGITS + 1)
+
+
+def _fixed_point(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each |value| as an integer and the fewest decimals that give the value back exactly,
+    and where there are such within 15 significant digits: there, %.15g writes just those
+    digits (a double's shortest decimal of up to 15 digits is also its nearest of 15)."""
+    magnitude = np.abs(values)
+    scale = np.full(len(values), -1)
+    whole = np.zeros(len(values), np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for decimals in range(DIGITS + 1):
+            open_ = scale < 0
+            scaled = np.round(magnitude[open_] * POWERS[decimals])
+            exact = (scaled < 10.0**DIGITS) & (scaled / POWERS[decimals] == magnitude[open_])
+            at = np.flatnonzero(open_)[exact]
+            scale[at], whole[at] = decimals, scaled[exact].astype(np.int64)
+            if not (scale < 0).any():
+                break
+    return whole, scale, scale >= 0
+
+
+def _numeric_array(values: np.ndarray) -> pa.Array:
+    """_numeric for many values at once, by numpy, where _fixed_point finds their digits; the
+    rest (beyond 15 significant digits: 1e20, 1/3) one by one."""
+    whole, scale, done = _fixed_point(values)
+    fraction_groups = -(-scale // 4)
+    aligned = whole * 10 ** (fraction_groups * 4 - scale)  # the point on a group boundary
+    groups = aligned[:, None] // 10_000 ** np.arange(NUMERIC_GROUPS) % 10_000  # lowest first
+    present = groups != 0
+    top = NUMERIC_GROUPS - 1 - np.argmax(present[:, ::-1], axis=1)
+    low = np.argmax(present, axis=1)
+    count = np.where(present.any(axis=1), top - low + 1, 0)
+    record = np.zeros(len(values), [("head", NUMERIC_FIELDS), ("digits", ">i2", NUMERIC_GROUPS)])
+    head = record["head"]
+    head["ndigits"], head["dscale"] = count, np.maximum(scale, 0)
+    head["weight"] = np.where(count > 0, top - fraction_groups, 0)
+    head["sign"] = np.where((count > 0) & (values < 0), NUMERIC_NEGATIVE, 0)
+    order = top[:, None] - np.arange(NUMERIC_GROUPS)  # highest group first
+    record["digits"] = np.take_along_axis(groups, np.clip(order, 0, None), axis=1)
+    lengths = NUMERIC_FIELDS.itemsize + 2 * count
+    kept = np.arange(record.itemsize) < lengths[:, None]
+    data = record.view(np.uint8).reshape(len(values), record.itemsize)[kept]
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int32)
+    encoded = pa.BinaryArray.from_buffers(
+        pa.binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    if done.all():
+        return encoded
+    rest = np.full(len(values), None, object)
+    rest[~done] = [_numeric(v) for v in values[~done]]
+    return pc.if_else(pa.array(done), encoded, pa.array(rest, pa.binary()))
+
+
 def _numerics(values: pa.Array) -> pa.Array:
-    """Each distinct value encoded once in Python (a decimal column holds few: pressures,
-    speeds, depths), then taken for every row."""
+    """Each distinct value encoded once, then taken for every row."""
     coded = pc.dictionary_encode(pc.cast(values, pa.float64()))
-    encoded = pa.array([_numeric(v) for v in coded.dictionary.to_pylist()], pa.binary())
+    encoded = _numeric_array(coded.dictionary.to_numpy(zero_copy_only=False))
     return _variable(encoded.take(coded.indices))
 
 
