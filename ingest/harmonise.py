@@ -56,6 +56,14 @@ def _as_text(raw: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _numbers_for_numbers(raw: pd.Series, spec: FieldSpec) -> bool:
+    """Whether a number field takes a column the file already holds as numbers: then it is
+    read as it is, not written out as text and parsed back (a fifth of a polygon file's
+    harmonising went on that)."""
+    numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+    return numeric and spec.type in (FieldType.INTEGER, FieldType.DECIMAL)
+
+
 def _folded(raw: pd.Series) -> pd.Series:
     return _as_text(raw).str.casefold()
 
@@ -238,7 +246,7 @@ def _harmonise_field(
 ) -> tuple[pd.Series, pd.DataFrame]:
     fmap = source.field_map(spec.name)
     raw = _raw_values(frame, fmap, source)
-    text = _as_text(raw)
+    text = raw if _numbers_for_numbers(raw, spec) else _as_text(raw)
     value, found = _convert(raw, text, fmap or NO_MAP, spec, protocols)
     if spec.required:
         required = issues.issues_where(
