@@ -13,6 +13,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", metavar="name", help=f"one of {BENCHMARKS}")
     parser.add_argument("--points", type=int, default=500_000, help="points in the ingest file")
     parser.add_argument("--lines", type=int, default=100_000, help="lines in the ingest file")
+    parser.add_argument("--polygons", type=int, default=100_000, help="polygons in the ingest file")
     parser.add_argument(
         "--rss", action="store_true", help="also ingest and check 5,000,000 points: peak RSS"
     )

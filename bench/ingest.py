@@ -2,6 +2,8 @@
 a first load into an emptied theme, then reloaded unchanged, which merges with history) against
 `ogr2ogr -f PostgreSQL -t_srs EPSG:27700` (COPY mode, a new table per layer) of the same GeoPackage
 layers into the same database (one of the benchmark's own), each including its spatial index.
+The layers: 500,000 points and 100,000 lines of roadworks (the issue's), and 100,000 polygons
+(hexagonal coverage cells, onto broadband-coverage), whose rings take the general rules.
 
 Each of our loads runs in a subprocess, so its peak RSS (resource.getrusage) is its own; `--rss`
 adds the 5,000,000-point file, whose peak must stay under 1 GB however big the file gets, for a
@@ -39,19 +41,33 @@ FIELDS = {
     "start_date": {"from": "starts", "format": "%d/%m/%Y"},
     "promoter": {"value": "Bench Borough Council (fictional)"},
 }
-LAYERS = ("points", "lines")
+COVERAGE_FIELDS = {  # the polygons: a telecom's coverage cells, onto broadband-coverage
+    "area_id": "cell",
+    "speed_tier": {"from": "tier", "values": {"GIG": "gigabit", "SFBB": "sfbb", "BB": "basic"}},
+    "max_download_mbps": "max_down",
+    "technology": {"from": "tech", "values": {"FTTP": "fttp", "VDSL2": "fttc"}},
+    "premises": "premises",
+    "as_at": {"from": "as_at", "format": "%d.%m.%Y"},
+}
+THEMES = {  # layer: the theme it loads into, and its mapping
+    "points": ("roadworks", FIELDS),
+    "lines": ("roadworks", FIELDS),
+    "polygons": ("broadband-coverage", COVERAGE_FIELDS),
+}
+LAYERS = tuple(THEMES)
 CHUNK = 500_000
 RSS_POINTS = 5_000_000
 
 
 def source_doc(layer: str) -> dict:
+    theme, fields = THEMES[layer]
     return {
-        "id": f"bench-roadworks-{layer}",
+        "id": f"bench-{theme}-{layer}",
         "publisher": "trentvale",
-        "theme": "roadworks",
+        "theme": theme,
         "file": "bench.gpkg",
         "layer": layer,
-        "fields": FIELDS,
+        "fields": fields,
     }
 
 
@@ -79,7 +95,25 @@ def _lines(rng: np.random.Generator, n: int) -> np.ndarray:
     return shapely.linestrings(coords, indices=owner)
 
 
-def write_file(path: Path, points: int, lines: int) -> None:
+def _cells(rng: np.random.Generator, n: int) -> gpd.GeoDataFrame:
+    """Hexagonal coverage cells ~150 m across over the East Midlands, with their attributes."""
+    centres = np.column_stack([rng.uniform(-1.4, -0.75, n), rng.uniform(52.75, 53.05, n)])
+    turn = np.linspace(0, 2 * np.pi, 7)  # six corners and the first again, to close the ring
+    corners = np.stack([0.0011 * np.cos(turn), 0.00068 * np.sin(turn)], axis=-1)
+    rings = (centres[:, None, :] + corners[None, :, :]).reshape(-1, 2)
+    cells = shapely.polygons(shapely.linearrings(rings, indices=np.repeat(np.arange(n), 7)))
+    attributes = {
+        "cell": np.char.add("HX-", np.arange(n).astype("U9")),
+        "tier": rng.choice(["GIG", "SFBB", "BB"], n),
+        "max_down": rng.uniform(5, 1000, n).round(1),
+        "tech": rng.choice(["FTTP", "VDSL2"], n),
+        "premises": rng.integers(0, 400, n),
+        "as_at": np.full(n, "01.10.2026"),
+    }
+    return gpd.GeoDataFrame(attributes, geometry=cells, crs=4326)
+
+
+def write_file(path: Path, points: int, lines: int, polygons: int = 0) -> None:
     """The publisher's GeoPackage in EPSG:4326, written in chunks so the writer stays small too."""
     rng = np.random.default_rng(7)
     for start in range(0, points, CHUNK):
@@ -90,6 +124,8 @@ def write_file(path: Path, points: int, lines: int) -> None:
     if lines:
         frame = gpd.GeoDataFrame(_attributes(rng, 0, lines, "LN-"), geometry=_lines(rng, lines))
         pyogrio.write_dataframe(frame.set_crs(4326), path, layer="lines", use_arrow=True)
+    if polygons:
+        pyogrio.write_dataframe(_cells(rng, polygons), path, layer="polygons", use_arrow=True)
 
 
 def load_in_child(path: Path, layer: str, url: str, mode: str = "ingest") -> dict:
@@ -150,6 +186,7 @@ def _forget(url: str) -> None:
     with transaction(url) as cur:
         ensure_schema(cur, list(load_protocols().themes.values()))
         cur.execute("TRUNCATE roadworks, roadworks_history")
+        cur.execute("TRUNCATE broadband_coverage, broadband_coverage_history")
 
 
 def _settle(url: str) -> None:
@@ -175,10 +212,10 @@ def _report(layer: str, n: int, ours: dict, peer: float, again: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    counts = {"points": args.points, "lines": args.lines}
+    counts = {"points": args.points, "lines": args.lines, "polygons": args.polygons}
     with tempfile.TemporaryDirectory() as tmp, bench_database() as url:
         path = Path(tmp) / "bench.gpkg"
-        write_file(path, args.points, args.lines)
+        write_file(path, args.points, args.lines, args.polygons)
         for layer in (name for name in LAYERS if counts[name]):
             _forget(url)
             _settle(url)
