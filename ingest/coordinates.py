@@ -1,4 +1,5 @@
-"""Batches of plain 2D points or lines carried as coordinate arrays, not shapely objects.
+"""Batches of plain 2D points, lines or polygons carried as coordinate arrays, not shapely
+objects.
 
 Most big files are plain points (lamps, addresses, planning sites) or plain lines (roadworks,
 mains). Making a shapely object a point costs about half a microsecond, and a load used to make
@@ -14,6 +15,8 @@ checking thread's time. Read straight from GDAL's WKB by numpy, and kept to the 
   would find it valid) and lies inside the region's box, the general rules have nothing to
   repair or refuse and the COPY's WKB is laid out from the vertices; otherwise the batch
   becomes a GeoDataFrame for the general rules.
+- a RingFrame is a LineFrame of polygons without holes (coverage cells, parcels, sites), each
+  held as its one closed ring; GEOS judges their validity (a ring may cross itself).
 
 Anything else (Z or M, empties, nulls, mixed kinds, non-finite numbers, big-endian WKB) is read
 into a GeoDataFrame and takes the general path.
@@ -33,7 +36,8 @@ X, Y = "__regiongis_x", "__regiongis_y"
 START, END = "__regiongis_start", "__regiongis_end"
 POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
 LINE_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("count", "<u4")])
-LITTLE_ENDIAN, WKB_POINT, WKB_LINESTRING = 1, 1, 2
+RING_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("rings", "<u4"), ("count", "<u4")])
+LITTLE_ENDIAN, WKB_POINT, WKB_LINESTRING, WKB_POLYGON = 1, 1, 2, 3
 MAX_BINARY = 2**31 - 1  # bytes an Arrow binary array can hold
 
 
@@ -68,6 +72,7 @@ class LineFrame(pd.DataFrame):
     is: the lines still standing are found by their own START and END."""
 
     _metadata = ["crs", "coords"]
+    KIND = "LineString"  # what the frame's rows are, as a theme's geometry_types names it
 
     @property
     def _constructor(self) -> type[LineFrame]:
@@ -84,7 +89,7 @@ class LineFrame(pd.DataFrame):
 
     def moved(self, attributes: pd.DataFrame, coords: np.ndarray, crs: CRS) -> LineFrame:
         """These lines with new attributes and their vertices moved (reprojected) in place."""
-        frame = LineFrame(attributes)
+        frame = type(self)(attributes)
         frame[START], frame[END] = self[START], self[END]
         frame.crs, frame.coords = crs, coords
         return frame
@@ -119,12 +124,43 @@ class LineFrame(pd.DataFrame):
         moves[starts + counts - 1] = False  # from one line's end to the next line's start
         return bool(np.logical_or.reduceat(moves, starts).all())
 
-    def to_geodataframe(self) -> gpd.GeoDataFrame:
+    def geometries(self) -> np.ndarray:
         coords, counts = self.vertices()
         offsets = np.concatenate([[0], np.cumsum(counts)])
-        made = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords, (offsets,))
-        geometry = gpd.GeoSeries(made, index=self.index, crs=self.crs)
+        return shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords, (offsets,))
+
+    def to_geodataframe(self) -> gpd.GeoDataFrame:
+        geometry = gpd.GeoSeries(self.geometries(), index=self.index, crs=self.crs)
         return gpd.GeoDataFrame(attributes(self), geometry=geometry)
+
+    def wkb(self) -> pa.Array | None:
+        return line_wkb(*self.vertices())
+
+
+class RingFrame(LineFrame):
+    """Polygons of one ring each (no holes), held as their rings: a ring is a closed line, so
+    reading, reprojecting, boxing and writing WKB go as for lines. A ring may cross itself,
+    though, so whether the general rules have nothing to repair is GEOS's to say."""
+
+    KIND = "Polygon"
+
+    @property
+    def _constructor(self) -> type[RingFrame]:
+        return RingFrame
+
+    def geometries(self) -> np.ndarray:
+        coords, counts = self.vertices()
+        rings = np.concatenate([[0], np.cumsum(counts)])
+        polygons = np.arange(len(counts) + 1)
+        return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (rings, polygons))
+
+    def simple_enough(self) -> bool:
+        """Whether every polygon is valid, as GEOS judges it, with finite coordinates."""
+        coords, _ = self.vertices()
+        return bool(np.isfinite(coords).all() and shapely.is_valid(self.geometries()).all())
+
+    def wkb(self) -> pa.Array | None:
+        return line_wkb(*self.vertices(), head=RING_WKB_HEAD)
 
 
 def _binary_parts(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
@@ -151,21 +187,26 @@ def plain_xy(wkb: pa.Array) -> np.ndarray | None:
     return xy if np.isfinite(xy).all() else None  # POINT EMPTY is NaN, NaN
 
 
-def plain_lines(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """The vertices and line offsets of a WKB column when every value is a little-endian 2D
-    linestring of two or more finite vertices; else None."""
+def _vertex_runs(
+    wkb: pa.Array, head: np.dtype, kind: int, fewest: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The vertices and offsets of a WKB column when every value is a little-endian 2D value of
+    the kind whose header is head (for a polygon: of one ring), with at least fewest finite
+    vertices; else None."""
     parts = _binary_parts(wkb)
     if parts is None:
         return None
     offsets, data = parts
     sizes = np.diff(offsets)
-    if not (sizes >= LINE_WKB_HEAD.itemsize + 32).all():
+    if not (sizes >= head.itemsize + 16 * fewest).all():
         return None
-    head_bytes = (offsets[:-1, None] + np.arange(LINE_WKB_HEAD.itemsize)).ravel()
-    heads = data[head_bytes].view(LINE_WKB_HEAD)
+    head_bytes = (offsets[:-1, None] + np.arange(head.itemsize)).ravel()
+    heads = data[head_bytes].view(head)
     counts = heads["count"].astype(np.int64)
-    plain = (heads["order"] == LITTLE_ENDIAN) & (heads["kind"] == WKB_LINESTRING)
-    if not (plain.all() and (sizes == LINE_WKB_HEAD.itemsize + 16 * counts).all()):
+    plain = (heads["order"] == LITTLE_ENDIAN) & (heads["kind"] == kind)
+    if "rings" in head.names:
+        plain &= heads["rings"] == 1
+    if not (plain.all() and (sizes == head.itemsize + 16 * counts).all()):
         return None
     vertex = np.ones(offsets[-1] - offsets[0], bool)
     vertex[head_bytes - offsets[0]] = False
@@ -175,24 +216,47 @@ def plain_lines(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return coords, np.concatenate([[0], np.cumsum(counts)])
 
 
-def line_wkb(coords: np.ndarray, counts: np.ndarray) -> pa.Array | None:
-    """WKB for 2D lines, byte for byte what shapely's to_wkb writes: each line's header (laid
-    out by numpy) joined by Arrow to its vertices, read in place from the vertex array; None
-    if the batch is too big for one Arrow binary array."""
+def plain_lines(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The vertices and line offsets of a WKB column when every value is a little-endian 2D
+    linestring of two or more finite vertices; else None."""
+    return _vertex_runs(wkb, LINE_WKB_HEAD, WKB_LINESTRING, 2)
+
+
+def plain_rings(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """The vertices and ring offsets of a WKB column when every value is a little-endian 2D
+    polygon of one closed ring of four or more finite vertices; else None."""
+    runs = _vertex_runs(wkb, RING_WKB_HEAD, WKB_POLYGON, 4)
+    if runs is None:
+        return None
+    coords, offsets = runs
+    closed = (coords[offsets[:-1]] == coords[offsets[1:] - 1]).all()
+    return runs if closed else None
+
+
+def line_wkb(
+    coords: np.ndarray, counts: np.ndarray, head: np.dtype = LINE_WKB_HEAD
+) -> pa.Array | None:
+    """WKB for 2D lines (or, given RING_WKB_HEAD, polygons of one ring), byte for byte what
+    shapely's to_wkb writes: each header (laid out by numpy) joined by Arrow to its vertices,
+    read in place from the vertex array; None if the batch is too big for one Arrow array."""
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(16 * counts, out=offsets[1:])
-    if offsets[-1] + LINE_WKB_HEAD.itemsize * len(counts) > MAX_BINARY:
+    if offsets[-1] + head.itemsize * len(counts) > MAX_BINARY:
         return None
-    heads = np.empty(len(counts), LINE_WKB_HEAD)
-    heads["order"], heads["kind"], heads["count"] = LITTLE_ENDIAN, WKB_LINESTRING, counts
-    head = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(LINE_WKB_HEAD.itemsize), len(counts), [None, pa.py_buffer(heads)]
+    heads = np.empty(len(counts), head)
+    heads["order"], heads["count"] = LITTLE_ENDIAN, counts
+    if "rings" in head.names:
+        heads["kind"], heads["rings"] = WKB_POLYGON, 1
+    else:
+        heads["kind"] = WKB_LINESTRING
+    head_array = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(head.itemsize), len(counts), [None, pa.py_buffer(heads)]
     ).cast(pa.binary())
     vertices = pa.py_buffer(np.ascontiguousarray(coords, "<f8"))
     body = pa.BinaryArray.from_buffers(
         pa.binary(), len(counts), [None, pa.py_buffer(offsets.astype(np.int32)), vertices]
     )
-    return pc.binary_join_element_wise(head, body, b"")
+    return pc.binary_join_element_wise(head_array, body, b"")
 
 
 def point_wkb(xy: np.ndarray) -> pa.Array:

@@ -31,7 +31,14 @@ from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
 from pyogrio.raw import open_arrow
 from pyproj import CRS
 
-from ingest.coordinates import LineFrame, PointFrame, plain_lines, plain_xy
+from ingest.coordinates import (
+    LineFrame,
+    PointFrame,
+    RingFrame,
+    plain_lines,
+    plain_rings,
+    plain_xy,
+)
 from ingest.errors import ConfigError, UnreadableInput
 from ingest.region import Source
 
@@ -166,8 +173,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> pd.DataFrame:
-    """A GeoDataFrame, or a PointFrame or LineFrame when every feature is a plain 2D point or
-    line (ingest.coordinates)."""
+    """A GeoDataFrame, or a PointFrame, LineFrame or RingFrame when every feature is a plain 2D
+    point, line or polygon of one ring (ingest.coordinates)."""
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     wkb = batch.column(geometry_name) if geometry_name in batch.schema.names else None
     if wkb is not None:
@@ -180,6 +187,9 @@ def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> pd.DataFr
     lines = plain_lines(wkb) if wkb is not None else None
     if lines is not None:
         return LineFrame.of(frame, *lines, crs)
+    rings = plain_rings(wkb) if wkb is not None else None
+    if rings is not None:
+        return RingFrame.of(frame, *rings, crs)
     if wkb is not None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
     else:

@@ -344,12 +344,9 @@ class EarlierBatches:
         }
 
 
-def _stores_points(theme: ThemeSpec) -> bool:
-    return "Point" in theme.geometry_types and "MultiPoint" not in theme.geometry_types
-
-
-def _stores_lines(theme: ThemeSpec) -> bool:
-    return "LineString" in theme.geometry_types and "MultiLineString" not in theme.geometry_types
+def _stores(theme: ThemeSpec, kind: str) -> bool:
+    """Whether the theme stores this kind as it is (not promoted to its multi kind)."""
+    return kind in theme.geometry_types and f"Multi{kind}" not in theme.geometry_types
 
 
 def _within(bounds: np.ndarray, bbox) -> np.ndarray:
@@ -370,7 +367,7 @@ def _plain_points(geoms: gpd.GeoSeries, theme: ThemeSpec) -> np.ndarray | None:
     files) has nothing to repair or settle, and its region test is four comparisons: the general
     rules spend most of their time making a type-name string a feature."""
     values = np.asarray(geoms.values)
-    if not _stores_points(theme) or not (shapely.get_type_id(values) == POINT_TYPE).all():
+    if not _stores(theme, "Point") or not (shapely.get_type_id(values) == POINT_TYPE).all():
         return None
     if shapely.has_z(values).any() or shapely.has_m(values).any():
         return None
@@ -389,15 +386,17 @@ def _geometry_issues(
     frame: pd.DataFrame, theme: ThemeSpec, bbox
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """The frame with repaired geometry, and the geometry issues: plain points by their
-    coordinates (a PointFrame stays one), plain lines too when all are valid and inside the
-    region (a LineFrame stays one: the usual batch), any other batch by the general rules."""
+    coordinates (a PointFrame stays one), plain lines and one-ring polygons too when all are
+    valid and inside the region (a LineFrame or RingFrame stays one: the usual batch), any
+    other batch by the general rules."""
     if isinstance(frame, PointFrame):
         coords = frame.xy
-        if _stores_points(theme) and np.isfinite(coords).all():  # PROJ may fail to move one
+        if _stores(theme, "Point") and np.isfinite(coords).all():  # PROJ may fail to move one
             return frame, [_point_rules(frame, coords, theme, bbox)]
         frame = frame.to_geodataframe()
-    if isinstance(frame, LineFrame):
-        if _stores_lines(theme) and frame.simple_enough() and _within(frame.bounds(), bbox).all():
+    if isinstance(frame, LineFrame):  # or a RingFrame
+        stored = _stores(theme, frame.KIND)
+        if stored and frame.simple_enough() and _within(frame.bounds(), bbox).all():
             return frame, []  # nothing for the general rules to repair or refuse
         frame = frame.to_geodataframe()
     geoms = frame.geometry
