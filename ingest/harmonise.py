@@ -306,6 +306,8 @@ def _crs_mismatch(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     bounds = _bounds(frame)
     minx, miny, maxx, maxy = (bounds[i] for i in range(4))
     impossible = (minx < -180) | (maxx > 180) | (miny < -90) | (maxy > 90)
+    if not impossible.any():
+        return issues.empty()  # the usual batch: no messages to word
     grid = (minx >= 0) & (maxx <= 700_000) & (miny >= 0) & (maxy <= 1_300_000)
     claimed = crs.to_string()
     advice = f"set `crs: EPSG:27700` in config/sources/{source.id}.yaml"

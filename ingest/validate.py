@@ -226,11 +226,11 @@ def _first_twins(key: pd.Series) -> pd.Series:
 
 
 def _earlier_twin(
-    key: pd.Series, what: str, seen: SeenValues | None
+    key: pd.Series, what: str, seen: SeenValues | None, within: pd.Series | None = None
 ) -> tuple[pd.Series, pd.Series]:
-    """Rows repeating an earlier row's key, in this frame or (given what earlier batches held)
-    in an earlier batch, and a message naming that earlier row."""
-    first = _first_twins(key)
+    """Rows repeating an earlier row's key, in this frame (within, when already worked out) or
+    (given what earlier batches held) in an earlier batch, and a message naming that row."""
+    first = _first_twins(key) if within is None else within
     if seen is not None:
         before = seen.first_rows(key)  # a repeat of an earlier batch names the row there
         first = before.combine_first(first) if len(before) else first
@@ -242,7 +242,10 @@ def _earlier_twin(
 
 
 def _value_rules(
-    value: pd.Series, spec: FieldSpec, seen: SeenValues | None = None
+    value: pd.Series,
+    spec: FieldSpec,
+    seen: SeenValues | None = None,
+    twins: dict[str, pd.Series] | None = None,
 ) -> list[pd.DataFrame]:
     """FieldSpec constraints on a harmonised column; missing values break none of them."""
     found, name = [], spec.name
@@ -266,7 +269,10 @@ def _value_rules(
             )
         )
     if spec.unique:
-        repeated, message = _earlier_twin(text, name, seen)
+        within = _first_twins(text)
+        if twins is not None:
+            twins[name] = within  # the natural key's rule may be this field's again
+        repeated, message = _earlier_twin(text, name, seen, within)
         found.append(
             issues.issues_where(repeated, value, field=name, rule="unique", message=message)
         )
@@ -320,11 +326,14 @@ def _end_start_pairs(dates: dict[str, FieldSpec]) -> list[tuple[str, str]]:
     ]
 
 
-def _key_rules(frame: pd.DataFrame, theme: ThemeSpec, seen: SeenValues | None) -> pd.DataFrame:
+def _key_rules(
+    frame: pd.DataFrame, theme: ThemeSpec, seen: SeenValues | None, twins: dict[str, pd.Series]
+) -> pd.DataFrame:
     key = frame[theme.natural_key[0]].astype("string")
     for name in theme.natural_key[1:]:
         key = key + "|" + frame[name].astype("string")  # a missing part leaves the key missing
-    repeated, message = _earlier_twin(key, "key", seen)
+    within = twins.get(theme.natural_key[0]) if len(theme.natural_key) == 1 else None
+    repeated, message = _earlier_twin(key, "key", seen, within)
     field = ",".join(theme.natural_key)
     return issues.issues_where(repeated, key, field=field, rule="duplicate-key", message=message)
 
@@ -425,8 +434,9 @@ def validate(
     frame, found = _geometry_issues(frame, theme, region_bbox)
     today = today if today is not None else pd.Timestamp.now().normalize()
     fields = earlier.fields if earlier else {}
+    twins: dict[str, pd.Series] = {}  # a unique field's repeats, worked out once
     for spec in theme.fields:
-        found += _value_rules(frame[spec.name], spec, fields.get(spec.name))
+        found += _value_rules(frame[spec.name], spec, fields.get(spec.name), twins)
     found += _date_rules(frame, theme, today)
-    found.append(_key_rules(frame, theme, earlier.key if earlier else None))
+    found.append(_key_rules(frame, theme, earlier.key if earlier else None, twins))
     return frame, issues.concat(found)
