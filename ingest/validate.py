@@ -233,7 +233,7 @@ def _earlier_twin(
     first = _first_twins(key) if within is None else within
     if seen is not None:
         before = seen.first_rows(key)  # a repeat of an earlier batch names the row there
-        first = before.combine_first(first) if len(before) else first
+        first = pd.concat([first.drop(before.index, errors="ignore"), before]).sort_index()
     if first.empty:
         return pd.Series(False, index=key.index), pd.Series(dtype="string")
     repeated = pd.Series(key.index.isin(first.index), index=key.index)

@@ -55,6 +55,17 @@ def test_a_key_repeated_in_a_later_batch_is_found_by_a_dry_run_as_by_a_load(
     ]
 
 
+def test_a_batch_repeating_keys_of_its_own_and_of_an_earlier_batch_names_each_first_one(
+    tmp_path: Path, demo_region: Region, protocols: Protocols
+) -> None:
+    path = write(works(["A", "B", "X", "A", "C", "C"]), tmp_path)
+    dry = check_file(path, source(), demo_region, protocols, batch_size=3)
+    said = dict(zip(dry.quarantined["row"], dry.quarantined["reason"], strict=True))
+    assert list(said) == [3, 5]
+    assert said[3].startswith("the same key as feature 0 earlier")
+    assert "the same key as feature 4 earlier" in said[5]  # and the same reference
+
+
 def test_a_dry_run_keeps_the_quarantined_features_and_a_sample_not_every_clean_one(
     tmp_path: Path, demo_region: Region, protocols: Protocols
 ) -> None:
