@@ -34,6 +34,7 @@ from psycopg2.extensions import cursor as Cursor
 
 from ingest import issues, pgbinary
 from ingest.coordinates import (
+    RING_WKB_HEAD,
     LineFrame,
     PointFrame,
     as_geodataframe,
@@ -249,7 +250,7 @@ def _provenance_columns(load: Load) -> list[tuple[str, str, pa.Scalar]]:
     ]
 
 
-POINT, LINESTRING = 0, 1  # shapely's type ids
+POINT, LINESTRING, POLYGON = 0, 1, 3  # shapely's type ids
 
 
 def _wkb(frame: pd.DataFrame) -> pa.Array:
@@ -270,6 +271,9 @@ def _wkb(frame: pd.DataFrame) -> pa.Array:
         wkb = point_wkb(shapely.get_coordinates(values))
     elif plain and (kinds == LINESTRING).all():
         wkb = line_wkb(shapely.get_coordinates(values), shapely.get_num_coordinates(values))
+    elif plain and (kinds == POLYGON).all() and not shapely.get_num_interior_rings(values).any():
+        counts = shapely.get_num_coordinates(values)
+        wkb = line_wkb(shapely.get_coordinates(values), counts, head=RING_WKB_HEAD)
     return wkb if wkb is not None else pa.array(shapely.to_wkb(values), pa.binary())
 
 

@@ -16,6 +16,7 @@ import shapely
 import test_loading
 from test_loading import SOURCES, source, works, write
 
+from ingest import load
 from ingest import validate as validation
 from ingest.coordinates import LineFrame, PointFrame, RingFrame, attributes
 from ingest.harmonise import harmonise
@@ -281,3 +282,18 @@ def test_a_load_in_plain_polygon_batches_matches_one_the_general_rules_check(
     result = loaded_alike(db, path, database_url, demo_region, protocols, coverage_source)
     assert result.issues["out-of-region"] == 1 and result.issues["date-value"] == 1
     assert result.loaded >= 12
+
+
+@pytest.mark.parametrize(
+    "wkt",
+    [
+        ["POINT (1 2)", "POINT (3 4)"],
+        ["LINESTRING (0 0, 1 1)", "LINESTRING (2 2, 3 3, 4 2)"],
+        ["POLYGON ((0 0, 1 0, 1 1, 0 0))", "POLYGON ((5 5, 6 5, 6 6, 5 6, 5 5))"],
+        ["POLYGON ((0 0, 3 0, 3 3, 0 0), (1 1, 2 1, 2 2, 1 1))", "POLYGON ((5 5, 6 5, 6 6, 5 5))"],
+    ],
+)
+def test_the_copy_gets_shapelys_own_wkb_whoever_lays_it_out(wkt: list[str]) -> None:
+    geometry = shapely.from_wkt(wkt)
+    frame = gpd.GeoDataFrame({"n": range(len(wkt))}, geometry=geometry)
+    assert load._wkb(frame).to_pylist() == list(shapely.to_wkb(geometry))
