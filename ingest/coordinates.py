@@ -37,7 +37,11 @@ START, END = "__regiongis_start", "__regiongis_end"
 POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
 LINE_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("count", "<u4")])
 RING_WKB_HEAD = np.dtype([("order", "u1"), ("kind", "<u4"), ("rings", "<u4"), ("count", "<u4")])
-LITTLE_ENDIAN, WKB_POINT, WKB_LINESTRING, WKB_POLYGON = 1, 1, 2, 3
+MULTI_RING_WKB_HEAD = np.dtype(  # a multipolygon of one polygon of one ring
+    [("order", "u1"), ("kind", "<u4"), ("parts", "<u4")]
+    + [("part_order", "u1"), ("part_kind", "<u4"), ("rings", "<u4"), ("count", "<u4")]
+)
+LITTLE_ENDIAN, WKB_POINT, WKB_LINESTRING, WKB_POLYGON, WKB_MULTIPOLYGON = 1, 1, 2, 3, 6
 MAX_BINARY = 2**31 - 1  # bytes an Arrow binary array can hold
 
 
@@ -91,6 +95,8 @@ class LineFrame(pd.DataFrame):
         """These lines with new attributes and their vertices moved (reprojected) in place."""
         frame = type(self)(attributes)
         frame[START], frame[END] = self[START], self[END]
+        for name in self._metadata:
+            setattr(frame, name, getattr(self, name))
         frame.crs, frame.coords = crs, coords
         return frame
 
@@ -140,19 +146,45 @@ class LineFrame(pd.DataFrame):
 class RingFrame(LineFrame):
     """Polygons of one ring each (no holes), held as their rings: a ring is a closed line, so
     reading, reprojecting, boxing and writing WKB go as for lines. A ring may cross itself,
-    though, so whether the general rules have nothing to repair is GEOS's to say."""
+    though, so whether the general rules have nothing to repair is GEOS's to say. `multi`: the
+    file sent each as a multipolygon of that one polygon (as many writers do)."""
 
+    _metadata = [*LineFrame._metadata, "multi"]
     KIND = "Polygon"
+    multi = False
 
     @property
     def _constructor(self) -> type[RingFrame]:
         return RingFrame
 
+    @classmethod
+    def of(
+        cls,
+        attributes: pd.DataFrame,
+        coords: np.ndarray,
+        offsets: np.ndarray,
+        crs: CRS,
+        multi: bool = False,
+    ) -> RingFrame:
+        frame = super().of(attributes, coords, offsets, crs)
+        frame.multi = multi
+        return frame
+
+    def as_polygons(self) -> RingFrame:
+        """These features as polygons, however the file sent them."""
+        frame = self.copy(deep=False)
+        frame.multi = False
+        return frame
+
     def geometries(self) -> np.ndarray:
         coords, counts = self.vertices()
         rings = np.concatenate([[0], np.cumsum(counts)])
-        polygons = np.arange(len(counts) + 1)
-        return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (rings, polygons))
+        each = np.arange(len(counts) + 1)  # one ring a polygon, one polygon a multipolygon
+        if self.multi:
+            kind, offsets = shapely.GeometryType.MULTIPOLYGON, (rings, each, each)
+        else:
+            kind, offsets = shapely.GeometryType.POLYGON, (rings, each)
+        return shapely.from_ragged_array(kind, coords, offsets)
 
     def simple_enough(self) -> bool:
         """Whether every polygon is valid, as GEOS judges it, with finite coordinates."""
@@ -160,6 +192,7 @@ class RingFrame(LineFrame):
         return bool(np.isfinite(coords).all() and shapely.is_valid(self.geometries()).all())
 
     def wkb(self) -> pa.Array | None:
+        """Polygons' WKB: a multipolygon of one is stored as its polygon (validate said so)."""
         return line_wkb(*self.vertices(), head=RING_WKB_HEAD)
 
 
@@ -206,6 +239,9 @@ def _vertex_runs(
     plain = (heads["order"] == LITTLE_ENDIAN) & (heads["kind"] == kind)
     if "rings" in head.names:
         plain &= heads["rings"] == 1
+    if "parts" in head.names:
+        plain &= (heads["parts"] == 1) & (heads["part_order"] == LITTLE_ENDIAN)
+        plain &= heads["part_kind"] == WKB_POLYGON
     if not (plain.all() and (sizes == head.itemsize + 16 * counts).all()):
         return None
     vertex = np.ones(offsets[-1] - offsets[0], bool)
@@ -222,15 +258,20 @@ def plain_lines(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return _vertex_runs(wkb, LINE_WKB_HEAD, WKB_LINESTRING, 2)
 
 
-def plain_rings(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+def plain_rings(wkb: pa.Array) -> tuple[np.ndarray, np.ndarray, bool] | None:
     """The vertices and ring offsets of a WKB column when every value is a little-endian 2D
-    polygon of one closed ring of four or more finite vertices; else None."""
-    runs = _vertex_runs(wkb, RING_WKB_HEAD, WKB_POLYGON, 4)
-    if runs is None:
-        return None
-    coords, offsets = runs
-    closed = (coords[offsets[:-1]] == coords[offsets[1:] - 1]).all()
-    return runs if closed else None
+    polygon of one closed ring of four or more finite vertices, or every value a multipolygon
+    of one such polygon (and which); else None."""
+    for head, kind, multi in [
+        (RING_WKB_HEAD, WKB_POLYGON, False),
+        (MULTI_RING_WKB_HEAD, WKB_MULTIPOLYGON, True),
+    ]:
+        runs = _vertex_runs(wkb, head, kind, 4)
+        if runs is not None:
+            coords, offsets = runs
+            closed = (coords[offsets[:-1]] == coords[offsets[1:] - 1]).all()
+            return (coords, offsets, multi) if closed else None
+    return None
 
 
 def line_wkb(

@@ -189,7 +189,8 @@ def _frame(batch: pa.RecordBatch, meta: dict, start: int, crs: CRS) -> pd.DataFr
         return LineFrame.of(frame, *lines, crs)
     rings = plain_rings(wkb) if wkb is not None else None
     if rings is not None:
-        return RingFrame.of(frame, *rings, crs)
+        coords, offsets, multi = rings
+        return RingFrame.of(frame, coords, offsets, crs, multi=multi)
     if wkb is not None:
         geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
     else:

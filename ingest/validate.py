@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from ingest import issues
-from ingest.coordinates import LineFrame, PointFrame, geometry_of
+from ingest.coordinates import LineFrame, PointFrame, RingFrame, geometry_of
 from ingest.issues import Severity
 from ingest.seen import SeenValues
 from protocols import FieldSpec, FieldType, ThemeSpec
@@ -121,6 +121,10 @@ def _each_as_multi(make_multi, parts: np.ndarray) -> np.ndarray:
     return make_multi(parts, indices=np.arange(len(parts)))
 
 
+def _as_single(single: str) -> str:
+    return f"single-part Multi{single} stored as {single}, as the protocol wants"
+
+
 def _settle_multi(geoms: gpd.GeoSeries, theme: ThemeSpec) -> tuple[gpd.GeoSeries, pd.DataFrame]:
     """Singles become multis where the protocol wants multis; single-part multis become singles."""
     wanted, kinds, found = set(theme.geometry_types), geoms.geom_type, []
@@ -133,7 +137,7 @@ def _settle_multi(geoms: gpd.GeoSeries, theme: ThemeSpec) -> tuple[gpd.GeoSeries
         elif single in wanted and multi not in wanted:
             change = (kinds == multi) & (shapely.get_num_geometries(geoms.values) == 1)
             convert = partial(shapely.get_geometry, index=0)
-            message = f"single-part {multi} stored as {single}, as the protocol wants"
+            message = _as_single(single)
         else:
             continue
         if change.any():
@@ -406,6 +410,10 @@ def _geometry_issues(
     if isinstance(frame, LineFrame):  # or a RingFrame
         stored = _stores(theme, frame.KIND)
         if stored and frame.simple_enough() and _within(frame.bounds(), bbox).all():
+            if isinstance(frame, RingFrame) and frame.multi:  # the one thing left to settle
+                kinds = pd.Series("MultiPolygon", index=frame.index)
+                settled = _flag(kinds.notna(), kinds, "geometry-multi", _as_single("Polygon"))
+                return frame.as_polygons(), [settled]
             return frame, []  # nothing for the general rules to repair or refuse
         frame = frame.to_geodataframe()
     geoms = frame.geometry

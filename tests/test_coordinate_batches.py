@@ -240,6 +240,7 @@ def test_a_layer_of_plain_polygons_is_read_as_their_rings(tmp_path: Path) -> Non
     with open_batches(write(frame, tmp_path), source()) as batches:
         (read,) = batches.frames
     assert isinstance(read, RingFrame) and list(read.vertices()[1]) == [7] * 5
+    assert not read.multi
     assert shapely.equals_exact(
         read.to_geodataframe().geometry.values, frame.geometry.values, 0
     ).all()
@@ -250,7 +251,8 @@ def test_a_layer_of_plain_polygons_is_read_as_their_rings(tmp_path: Path) -> Non
     [
         *ODD_POLYGONS,
         "POLYGON Z ((-1 53 1, -1 54 1, -2 54 1, -1 53 1))",
-        "MULTIPOLYGON (((-1.2 52.9, -1.1 52.9, -1.1 53, -1.2 52.9)))",
+        "MULTIPOLYGON (((-1.2 52.9, -1.1 52.9, -1.1 53, -1.2 52.9)), "
+        "((-1 52.9, -0.9 52.9, -0.9 53, -1 52.9)))",  # two parts
     ],
 )
 def test_a_batch_holding_anything_but_plain_polygons_is_read_as_geometry(
@@ -282,6 +284,23 @@ def test_a_load_in_plain_polygon_batches_matches_one_the_general_rules_check(
     result = loaded_alike(db, path, database_url, demo_region, protocols, coverage_source)
     assert result.issues["out-of-region"] == 1 and result.issues["date-value"] == 1
     assert result.loaded >= 12
+
+
+@pytest.mark.usefixtures("_forget_coverage")
+def test_a_load_in_single_part_multipolygon_batches_matches_one_the_general_rules_check(
+    db, tmp_path: Path, database_url: str, demo_region: Region, protocols: Protocols
+) -> None:
+    """As many writers send polygons: each a multipolygon of one; the theme stores polygons."""
+    frame = works([f"M-{i}" for i in range(8)])
+    centres = [(p.x + i * 0.003, p.y) for i, p in enumerate(frame.geometry)]
+    frame["geometry"] = [shapely.MultiPolygon([cell]) for cell in cells(centres)]
+    frame.loc[6, "starts"] = "not a date"
+    two_parts = shapely.MultiPolygon(cells([(-1.15, 52.95), (-1.14, 52.95)]))
+    odd_ones = ["MULTIPOLYGON EMPTY", None, two_parts.wkt]
+    path = with_odd_ones(frame, odd_ones, tmp_path)
+    result = loaded_alike(db, path, database_url, demo_region, protocols, coverage_source)
+    assert result.issues["geometry-multi"] == 8  # every single-part one, recorded
+    assert (result.loaded, result.quarantined) == (8, 3)  # a bad date, the empty, the null
 
 
 @pytest.mark.parametrize(
