@@ -162,6 +162,14 @@ def test_a_load_in_plain_line_batches_matches_one_the_general_rules_check(
     assert result.issues["out-of-region"] == 2 and result.quarantined > 4
 
 
+def read_as_geometry(frame: gpd.GeoDataFrame, odd: str | None, folder: Path) -> bool:
+    """Whether the two features, the second made odd, come back as one general batch."""
+    frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
+    with open_batches(write(frame, folder), source()) as batches:
+        (read,) = batches.frames
+    return isinstance(read, gpd.GeoDataFrame) and len(read) == 2
+
+
 def test_a_layer_of_plain_points_is_read_as_coordinates(tmp_path: Path) -> None:
     frame = works([f"P-{i}" for i in range(5)])
     with open_batches(write(frame, tmp_path), source()) as batches:
@@ -175,11 +183,7 @@ def test_a_layer_of_plain_points_is_read_as_coordinates(tmp_path: Path) -> None:
 def test_a_batch_holding_anything_but_plain_points_is_read_as_geometry(
     odd: str | None, tmp_path: Path
 ) -> None:
-    frame = works(["P-0", "P-1"])
-    frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
-    with open_batches(write(frame, tmp_path), source()) as batches:
-        (read,) = batches.frames
-    assert isinstance(read, gpd.GeoDataFrame) and len(read) == 2
+    assert read_as_geometry(works(["P-0", "P-1"]), odd, tmp_path)
 
 
 def test_a_layer_of_plain_lines_is_read_as_its_vertices(tmp_path: Path) -> None:
@@ -203,10 +207,7 @@ def test_a_batch_holding_anything_but_plain_lines_is_read_as_geometry(
 ) -> None:
     frame = works(["L-0", "L-1"])
     frame["geometry"] = lines([(p.x, p.y) for p in frame.geometry])
-    frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
-    with open_batches(write(frame, tmp_path), source()) as batches:
-        (read,) = batches.frames
-    assert isinstance(read, gpd.GeoDataFrame) and len(read) == 2
+    assert read_as_geometry(frame, odd, tmp_path)
 
 
 def cells(centres: list[tuple[float, float]]) -> list[shapely.Polygon]:
@@ -260,10 +261,7 @@ def test_a_batch_holding_anything_but_plain_polygons_is_read_as_geometry(
 ) -> None:
     frame = works(["C-0", "C-1"])
     frame["geometry"] = cells([(p.x, p.y) for p in frame.geometry])
-    frame.loc[1, "geometry"] = shapely.from_wkt(odd) if odd else None
-    with open_batches(write(frame, tmp_path), source()) as batches:
-        (read,) = batches.frames
-    assert isinstance(read, gpd.GeoDataFrame) and len(read) == 2
+    assert read_as_geometry(frame, odd, tmp_path)
 
 
 @pytest.mark.usefixtures("_forget_coverage")
