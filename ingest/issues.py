@@ -107,6 +107,13 @@ def rows_with_errors(issues: pd.DataFrame) -> pd.Index:
 
 
 def reasons_by_row(issues: pd.DataFrame) -> pd.Series:
-    """One human sentence per quarantined row, joining every error it had."""
+    """One human sentence per quarantined row, joining every error it had. Most rows have one:
+    joining in Python only where there are more keeps a batch of 65,536 wrong features from
+    costing half a second."""
     errors = issues[issues["severity"] == Severity.ERROR]
-    return errors.groupby("row")["message"].agg("; ".join)
+    several = errors["row"].duplicated(keep=False)
+    reasons = errors.loc[~several].set_index("row")["message"]
+    if several.any():
+        joined = errors.loc[several].groupby("row")["message"].agg("; ".join)
+        reasons = pd.concat([reasons, joined])
+    return reasons.sort_index()

@@ -41,7 +41,7 @@ from ingest.load import (
 )
 from ingest.read import Batches, file_sha256, open_batches
 from ingest.region import Region, Source
-from ingest.report import rejected
+from ingest.report import LISTED, Digest, rejected
 from ingest.validate import EarlierBatches, validate
 from protocols import Protocols, ThemeSpec
 
@@ -170,14 +170,16 @@ def checked_batches(
 
 @dataclass
 class DryRun:
-    """What loading a file would do: its counts, its issue log, the features that would go to
-    quarantine, and the first that would load, to show how the mapping reads them. Clean features
-    leave with their batch, so a dry run's memory follows the file's problems, not its size (but
-    for its keys, kept compactly to find repeats: see ingest.seen)."""
+    """What loading a file would do: its counts, its issue log digested, the first features that
+    would go to quarantine, and the first that would load, to show how the mapping reads them.
+    Clean features leave with their batch and the lists stop at LISTED, so a dry run's memory
+    does not follow the file's size (but for its keys, kept compactly to find repeats: see
+    ingest.seen), nor its problems: a file where every feature is wrong is counted whole."""
 
     input: int
-    issues: pd.DataFrame
-    quarantined: gpd.GeoDataFrame  # row, reason, attributes as sent, geometry harmonised
+    digest: Digest
+    held_back: int  # features that would go to quarantine, all of them
+    quarantined: gpd.GeoDataFrame  # the first LISTED of them: row, reason, attributes, geometry
     sample: gpd.GeoDataFrame  # up to SAMPLE features as they would load
 
     def result(self, source: Source) -> RunResult:
@@ -185,9 +187,9 @@ class DryRun:
             source=source.id,
             theme=source.theme,
             input=self.input,
-            loaded=self.input - len(self.quarantined),
-            quarantined=len(self.quarantined),
-            issues=self.issues["rule"].value_counts().to_dict(),
+            loaded=self.input - self.held_back,
+            quarantined=self.held_back,
+            issues=self.digest.counts,
         )
 
 
@@ -200,16 +202,19 @@ def check_file(
     batch_size: int | None = None,
 ) -> DryRun:
     """A dry run of one publisher file: nothing is written."""
-    found, quarantined, sample, count = [], [], [], 0
+    digest, held_back, quarantined, sample, count = Digest.of(issues.empty()), 0, [], [], 0
     for checked in checked_batches(path, source, region, protocols, progress, batch_size):
         count += len(checked.raw)
-        found.append(checked.issues)
-        quarantined.append(rejected(checked))
+        digest = digest.then(Digest.of(checked.issues))
+        held_back += len(issues.rows_with_errors(checked.issues))
+        if (room := LISTED - sum(map(len, quarantined))) > 0:
+            quarantined.append(rejected(checked, room))
         if (wanted := SAMPLE - sum(map(len, sample))) > 0:
             sample.append(as_geodataframe(checked.loadable.head(wanted)))
     return DryRun(
         input=count,
-        issues=issues.concat(found),
+        digest=digest,
+        held_back=held_back,
         quarantined=pd.concat(quarantined, ignore_index=True),
         sample=pd.concat(sample),
     )

@@ -28,6 +28,7 @@ from ingest.region import Source
 from ingest.validate import absent
 
 EXAMPLES = 5
+LISTED = 10_000  # issue-log rows and quarantined features a report lists; its counts are whole
 MAP_FEATURES = 2000
 MAP_PIXELS = 640
 MERGE_COUNTS = ["inserted", "updated", "unchanged", "retired"]
@@ -35,31 +36,65 @@ COUNTS = ["input", "loaded", "quarantined", *MERGE_COUNTS]
 
 
 @dataclass
+class Digest:
+    """An issue log as a report shows it: exact counts by rule, the first EXAMPLES issues of
+    each rule and the first LISTED issues, by row. However long the log (a file whose every
+    feature breaks a rule makes one as long as the file), a digest holds no more than that."""
+
+    tally: pd.DataFrame  # by rule: count, features, severity
+    examples: pd.DataFrame
+    listed: pd.DataFrame
+
+    @classmethod
+    def of(cls, found: pd.DataFrame) -> Digest:
+        found = found.sort_values("row", kind="stable")
+        tally = found.groupby("rule").agg(
+            count=("row", "size"), features=("row", "nunique"), severity=("severity", "first")
+        )
+        return cls(tally, found.groupby("rule").head(EXAMPLES), found.head(LISTED))
+
+    def then(self, later: Digest) -> Digest:
+        """This digest followed by a later batch's (whose rows all come after these)."""
+        if later.tally.empty:
+            return self
+        if self.tally.empty:
+            return later
+        tally = pd.concat([self.tally, later.tally]).groupby(level=0)
+        return Digest(
+            tally.agg({"count": "sum", "features": "sum", "severity": "first"}),
+            pd.concat([self.examples, later.examples]).groupby("rule").head(EXAMPLES),
+            pd.concat([self.listed, later.listed]).head(LISTED),
+        )
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {rule: int(n) for rule, n in self.tally["count"].items()}
+
+
+@dataclass
 class Report:
     summary: dict[str, Any]
-    issues: pd.DataFrame
-    quarantined: gpd.GeoDataFrame  # row, reason, attributes (dict), geometry in the storage CRS
+    digest: Digest
+    quarantined: gpd.GeoDataFrame  # the first LISTED: row, reason, attributes, geometry as stored
     region_bbox: tuple[float, float, float, float] | None = None
     sample: gpd.GeoDataFrame | None = None  # a dry run's first features, as they would load
 
     @property
     def filtered(self) -> int:
-        return self.issues.loc[self.issues["rule"] == "filtered-out", "row"].nunique()
+        tally = self.digest.tally
+        return int(tally.loc["filtered-out", "features"]) if "filtered-out" in tally.index else 0
 
     def rules(self) -> list[dict[str, Any]]:
         """Issues grouped by rule, most frequent first, each with a few examples and the fix."""
-        found = self.issues.sort_values("row", kind="stable")
-        counts = found.groupby("rule").agg(
-            count=("row", "size"), features=("row", "nunique"), severity=("severity", "first")
-        )
-        examples = found.groupby("rule").head(EXAMPLES)
-        groups = []
-        for rule, row in counts.sort_values("count", ascending=False).iterrows():
+        examples, groups = self.digest.examples, []
+        for rule, row in self.digest.tally.sort_values("count", ascending=False).iterrows():
             sample = examples[examples["rule"] == rule].drop(columns=["rule", "severity"])
             groups.append(
                 {
                     "rule": rule,
-                    **row.to_dict(),
+                    "count": int(row["count"]),
+                    "features": int(row["features"]),
+                    "severity": row["severity"],
                     "fix": issues.fix_for(rule),
                     "examples": _records(sample),
                 }
@@ -68,12 +103,18 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         shown = {} if self.sample is None else {"sample": _records(_with_wkt(self.sample))}
+        listed = self.digest.listed
+        not_listed = {
+            "issue_log": sum(self.digest.counts.values()) - len(listed),
+            "quarantine": (self.summary.get("quarantined") or 0) - len(self.quarantined),
+        }
         return {
             **self.summary,
             "filtered": self.filtered,
             "rules": self.rules(),
-            "issue_log": _records(self.issues),
+            "issue_log": _records(listed),
             "quarantine": _records(_with_wkt(self.quarantined)),
+            "not_listed": not_listed,  # beyond the first LISTED of each list; counted above
             **shown,
         }
 
@@ -92,6 +133,7 @@ class Report:
             quarantined=quarantined,
             map=_svg_map(self.quarantined, self.region_bbox),
             sample=None if self.sample is None else _records(_with_wkt(self.sample)),
+            listed=f"{LISTED:,}",
         )
 
     def write(self, folder: Path, stem: str) -> tuple[Path, Path]:
@@ -158,10 +200,10 @@ def _svg_map(quarantined: gpd.GeoDataFrame, bbox: tuple | None) -> dict[str, Any
     }
 
 
-def rejected(checked: Any) -> gpd.GeoDataFrame:
-    """A checked batch's features that would go to quarantine: row, reason, the attributes as
-    the publisher sent them, the geometry as harmonised."""
-    reasons = checked.reasons
+def rejected(checked: Any, at_most: int) -> gpd.GeoDataFrame:
+    """A checked batch's first features that would go to quarantine: row, reason, the
+    attributes as the publisher sent them, the geometry as harmonised."""
+    reasons = checked.reasons.head(at_most)
     return gpd.GeoDataFrame(
         {
             "row": reasons.index,
@@ -178,14 +220,39 @@ def from_dry_run(
     """The report of a dry run: what ingest would load, quarantine and log."""
     summary = asdict(dry.result(source)) | {"file": file_name, "dry_run": True}
     summary |= dict.fromkeys(MERGE_COUNTS)  # only a load knows what it would change
-    issues_found = dry.issues.reset_index(drop=True)
     sample = dry.sample.rename_axis("row").reset_index()  # the row, to find each in the file
-    return Report(summary, issues_found, dry.quarantined, region_bbox, sample=sample)
+    return Report(summary, dry.digest, dry.quarantined, region_bbox, sample=sample)
 
 
-def _query(cur, statement: str, run_id: int) -> pd.DataFrame:
-    cur.execute(statement, (run_id,))
+def _query(cur, statement: str, *params: object) -> pd.DataFrame:
+    cur.execute(statement, params)
     return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _digest(cur, run_id: int) -> Digest:
+    """A run's issue log digested by PostgreSQL, however long it is."""
+    tally = _query(
+        cur,
+        "SELECT rule, count(*) AS count, count(DISTINCT source_row) AS features, "
+        "min(severity) AS severity FROM issue_log WHERE run_id = %s GROUP BY rule",
+        run_id,
+    )
+    examples = _query(
+        cur,
+        "SELECT source_row AS row, field, rule, severity, message, value FROM (SELECT *, "
+        "row_number() OVER (PARTITION BY rule ORDER BY source_row) AS n FROM issue_log "
+        "WHERE run_id = %s) i WHERE n <= %s ORDER BY source_row",
+        run_id,
+        EXAMPLES,
+    )
+    listed = _query(
+        cur,
+        "SELECT source_row AS row, field, rule, severity, message, value FROM issue_log "
+        "WHERE run_id = %s ORDER BY source_row LIMIT %s",
+        run_id,
+        LISTED,
+    )
+    return Digest(tally.set_index("rule"), examples, listed)
 
 
 def _boundary_counts(cur, run_id: int) -> dict[str, int]:
@@ -198,17 +265,13 @@ def from_run(url: str, run_id: int, region_bbox: tuple | None = None) -> Report:
     """The report of a run already in the database, from its run row, issue log and quarantine."""
     with transaction(url) as cur:
         run = _query(cur, "SELECT * FROM ingest_run WHERE id = %s", run_id)
-        found = _query(
-            cur,
-            "SELECT source_row AS row, field, rule, severity, message, value FROM issue_log "
-            "WHERE run_id = %s ORDER BY source_row",
-            run_id,
-        )
+        digest = _digest(cur, run_id)
         kept = _query(
             cur,
             "SELECT source_row AS row, reason, attributes, ST_AsBinary(geom) AS wkb "
-            "FROM quarantine WHERE run_id = %s ORDER BY source_row",
+            "FROM quarantine WHERE run_id = %s ORDER BY source_row LIMIT %s",
             run_id,
+            LISTED,
         )
         crossings = _boundary_counts(cur, run_id)
     if run.empty:
@@ -216,10 +279,10 @@ def from_run(url: str, run_id: int, region_bbox: tuple | None = None) -> Report:
     record = _records(run.drop(columns=["id", "backend_pid"], errors="ignore"))[0]
     summary = record | {
         "run_id": run_id,
-        "issues": found["rule"].value_counts().to_dict(),
+        "issues": digest.counts,
         "file": record["file_name"],
         "dry_run": False,
         "boundary_issues": crossings,
     }
     geometry = shapely.from_wkb([bytes(b) if b is not None else None for b in kept.pop("wkb")])
-    return Report(summary, found, gpd.GeoDataFrame(kept, geometry=geometry), region_bbox)
+    return Report(summary, digest, gpd.GeoDataFrame(kept, geometry=geometry), region_bbox)

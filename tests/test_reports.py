@@ -201,3 +201,23 @@ def test_a_dry_run_report_shows_the_first_features_as_they_would_load(
     assert shown["wkt"].startswith("POINT (457")  # British National Grid, as stored
     html = Path(result["report"]["html"]).read_text()
     assert 'id="sample"' in html and "in-progress" in html
+
+
+@pytest.mark.parametrize("command", ["check", "ingest"])
+def test_a_report_lists_the_first_issues_and_counts_them_all(
+    command: str, deployment, publisher_file, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many features a file gets wrong, its report stays a readable size (here: lists
+    of 3, for 12 features)."""
+    monkeypatch.setattr("ingest.report.LISTED", 3)
+    monkeypatch.setattr("ingest.pipeline.LISTED", 3)
+    argv = [command, str(publisher_file), "--source", SOURCE["id"], "--json"]
+    result = json.loads(run_cli([*argv, "--report", str(deployment / "out")], capsys)[1])
+    saved = json.loads(Path(result["report"]["json"]).read_text())
+    assert (len(saved["issue_log"]), len(saved["quarantine"])) == (3, 3)
+    total = sum(saved["issues"].values())
+    assert saved["not_listed"] == {"issue_log": total - 3, "quarantine": 11 - 3}
+    assert [q["row"] for q in saved["quarantine"]] == [1, 2, 3]  # the first, by row
+    dates = next(r for r in saved["rules"] if r["rule"] == "date-value")
+    assert (dates["count"], len(dates["examples"])) == (8, report.EXAMPLES)
+    assert (saved["quarantined"], saved["filtered"]) == (11, 1)
