@@ -209,7 +209,7 @@ def test_a_csv_with_lon_lat_columns_is_read_as_wgs84(tmp_path, region, spec_prot
     csv = write_csv(tmp_path / "a.csv", "ID,LONG,LAT\nA1,{},{}\n".format(*NOTTINGHAM_LONLAT))
     src = source({}, csv={"lon": "LONG", "lat": "LAT"})
     checked = check_file(csv, src, region, spec_protocols)
-    assert checked.sample.geometry[0].distance(NOTTINGHAM_BNG) < 200 and checked.issues.empty
+    assert checked.sample.geometry[0].distance(NOTTINGHAM_BNG) < 200 and checked.digest.listed.empty
 
 
 def test_a_csv_with_a_wkt_column_is_read(tmp_path, region, spec_protocols) -> None:
@@ -257,7 +257,7 @@ def test_bng_coordinates_declared_as_wgs84_say_which_crs_to_set(
          "geometry": {"type": "Point", "coordinates": [457300, 340000]}}]}  # fmt: skip
     path = tmp_path / "a.geojson"
     path.write_text(json.dumps(doc))
-    found = check_file(path, source({}), region, spec_protocols).issues
+    found = check_file(path, source({}), region, spec_protocols).digest.listed
     mismatch = found.set_index("rule").loc["crs-mismatch", "message"]
     assert "look like EPSG:27700 (British National Grid)" in mismatch
     assert "set `crs: EPSG:27700` in config/sources/spec-assets.yaml" in mismatch
