@@ -29,6 +29,7 @@ from ingest.validate import absent
 
 EXAMPLES = 5
 LISTED = 10_000  # issue-log rows and quarantined features a report lists; its counts are whole
+SHOWN = 100  # quarantined features the HTML page shows
 MAP_FEATURES = 2000
 MAP_PIXELS = 640
 MERGE_COUNTS = ["inserted", "updated", "unchanged", "retired"]
@@ -122,7 +123,7 @@ class Report:
         env = Environment(loader=PackageLoader("ingest", "templates"), autoescape=True)
         summary = self.summary
         counts = {k: summary[k] for k in COUNTS if summary.get(k) is not None}
-        quarantined = _records(self.quarantined.drop(columns="geometry").head(100))
+        quarantined = _records(self.quarantined.drop(columns="geometry").head(SHOWN))
         for record in quarantined:  # shown as the JSON text the publisher's values make
             record["attributes"] = json.dumps(record["attributes"], ensure_ascii=False)
         return env.get_template("report.html.j2").render(
@@ -134,6 +135,8 @@ class Report:
             map=_svg_map(self.quarantined, self.region_bbox),
             sample=None if self.sample is None else _records(_with_wkt(self.sample)),
             listed=f"{LISTED:,}",
+            not_shown=(summary.get("quarantined") or 0) - len(quarantined),
+            not_listed=(summary.get("quarantined") or 0) - len(self.quarantined),
         )
 
     def write(self, folder: Path, stem: str) -> tuple[Path, Path]:

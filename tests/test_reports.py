@@ -221,3 +221,6 @@ def test_a_report_lists_the_first_issues_and_counts_them_all(
     dates = next(r for r in saved["rules"] if r["rule"] == "date-value")
     assert (dates["count"], len(dates["examples"])) == (8, report.EXAMPLES)
     assert (saved["quarantined"], saved["filtered"]) == (11, 1)
+    html = Path(result["report"]["html"]).read_text()
+    assert 'id="quarantine-more">… and 8 more' in html
+    assert "The map draws from the first 3 quarantined features." in html
