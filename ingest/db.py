@@ -66,10 +66,14 @@ def _autocommit(url: str, statement: sql.Composable) -> None:
 
 
 @contextmanager
-def scratch_database(base_url: str, prefix: str) -> Iterator[str]:
-    """A fresh database with PostGIS beside base_url's, dropped afterwards (tests, benchmarks)."""
+def scratch_database(base_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A fresh database with PostGIS beside base_url's, dropped afterwards (tests, benchmarks);
+    a copy of the database `template` (no one may be connected to it) when one is named."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    _autocommit(base_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    _autocommit(base_url, create)
     url = base_url.rsplit("/", 1)[0] + "/" + name
     try:
         ensure_postgis(url)

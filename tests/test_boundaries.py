@@ -12,15 +12,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import httpx
+import pandas as pd
 import psycopg2
+import pyogrio
 import pytest
+import shapely
 
 from ingest import report
-from ingest.boundaries import check_region, check_topology, issue_counts, load_boundaries
+from ingest.boundaries import (
+    check_after_ingest,
+    check_region,
+    check_theme,
+    check_topology,
+    issue_counts,
+    load_boundaries,
+)
 from ingest.db import resolve_database_url, scratch_database, transaction
-from ingest.region import Region, load_region
-from protocols import Protocols
+from ingest.pipeline import ingest_file
+from ingest.region import Region, Source, load_region
+from protocols import Protocols, load_protocols
 from server.cli import main
 from server.commands.run import ingest_all
 from server.demo_boundary_cases import (
@@ -241,3 +253,120 @@ def test_boundaries_and_issues_are_served_as_ogc_collections(
     issues = httpx.get(f"{base}/boundary-issues/items", params=params, headers=partner)
     assert issues.status_code == 200
     assert issues.json()["numberMatched"] == stored
+
+
+# Checks after an ingest look only at what the runs changed; these edit the seeded demo, each in a
+# copy of its database.
+
+FINDINGS = (
+    "SELECT kind, theme, publisher, reference, other_reference, round(distance_m::numeric, 2) "
+    "FROM boundary_issues ORDER BY 1, 2, 3, 4, 5"
+)
+DECISIONS = (
+    "SELECT 'hidden', theme, fid, kept_fid FROM duplicate_of UNION ALL "
+    "SELECT 'corrected', theme, fid, NULL FROM edge_corrections ORDER BY 1, 2, 3"
+)
+
+
+@pytest.fixture
+def edited(seeded: Seeded) -> Iterator[Seeded]:
+    """A copy of the seeded demo's database, for a test that changes it."""
+    template = seeded.url.rsplit("/", 1)[1]
+    base = resolve_database_url(Settings().database_url, PROJECT_ROOT / ".regiongis")
+    with scratch_database(base, "regiongis_test_rechecks", template=template) as url:
+        yield Seeded(url, seeded.region, seeded.cases, seeded.clean_boundaries)
+
+
+def _soar_roadworks(seeded: Seeded) -> tuple[Source, gpd.GeoDataFrame]:
+    """The seeded Soar & Wreake roadworks feed as the council wrote it (GeoJSON, lon/lat)."""
+    source = seeded.region.sources["soar-wreake-roadworks"]
+    path = seeded.region.data_dir / source.file
+    return source, pyogrio.read_dataframe(path, datetime_as_string=True)
+
+
+def _send(seeded: Seeded, source: Source, feed: gpd.GeoDataFrame, folder: Path) -> int:
+    """Ingest an edited feed and check after it, as `regiongis ingest` does."""
+    path = folder / source.file
+    pyogrio.write_dataframe(feed, path, driver="GeoJSON")
+    result = ingest_file(seeded.url, path, source, seeded.region, load_protocols())
+    check_after_ingest(
+        seeded.url, seeded.region, load_protocols().themes["roadworks"], result.run_id
+    )
+    return result.run_id
+
+
+def _works(feed: gpd.GeoDataFrame, reference: str) -> pd.Series:
+    return feed["worksRef"] == reference
+
+
+def _agrees_with_a_whole_check(seeded: Seeded, protocols: Protocols) -> None:
+    after_ingest = _rows(seeded.url, FINDINGS), _rows(seeded.url, DECISIONS)
+    check_region(seeded.url, seeded.region, protocols)
+    assert (_rows(seeded.url, FINDINGS), _rows(seeded.url, DECISIONS)) == after_ingest
+
+
+def test_a_check_after_an_ingest_leaves_the_findings_on_features_it_did_not_change(
+    edited: Seeded, tmp_path: Path
+) -> None:
+    query = (  # network findings are always worked out again: they depend on which are hidden
+        "SELECT fid, check_id FROM boundary_issues WHERE theme = 'roadworks' "
+        "AND kind IN ('out-of-area', 'duplicate') ORDER BY fid"
+    )
+    before = _rows(edited.url, query)
+    _send(edited, *_soar_roadworks(edited), tmp_path)
+    [(whole,)] = _rows(edited.url, "SELECT whole FROM boundary_check ORDER BY id DESC LIMIT 1")
+    assert (whole, _rows(edited.url, query)) == (False, before)
+
+
+def test_a_feature_moved_onto_another_publishers_is_a_duplicate_not_out_of_area(
+    edited: Seeded, tmp_path: Path, protocols: Protocols
+) -> None:
+    source, feed = _soar_roadworks(edited)
+    copy = feed.loc[_works(feed, "SWDC-2027-99020"), "geometry"].iloc[0]
+    feed.loc[_works(feed, "SWDC-2027-99030"), "geometry"] = shapely.affinity.translate(copy, 1e-6)
+    _send(edited, source, feed, tmp_path)
+    [(counts,)] = _rows(edited.url, "SELECT counts FROM boundary_check ORDER BY id DESC LIMIT 1")
+    assert counts == {"dangling-end": 1, "duplicate": 2, "edge-match": 3}
+    _agrees_with_a_whole_check(edited, protocols)
+
+
+def test_a_retired_features_findings_go_with_it(
+    edited: Seeded, tmp_path: Path, protocols: Protocols
+) -> None:
+    source, feed = _soar_roadworks(edited)
+    _send(edited, source, feed[~_works(feed, "SWDC-2027-99020")], tmp_path)
+    assert _rows(edited.url, "SELECT * FROM duplicate_of WHERE theme = 'roadworks'") == []
+    kinds = _rows(edited.url, "SELECT DISTINCT kind FROM boundary_issues WHERE theme = 'roadworks'")
+    assert "duplicate" not in {k for (k,) in kinds}
+    _agrees_with_a_whole_check(edited, protocols)
+
+
+def test_a_run_whose_own_check_never_ran_is_looked_at_by_the_next_check(
+    edited: Seeded, tmp_path: Path, protocols: Protocols
+) -> None:
+    source, feed = _soar_roadworks(edited)
+    edited_feed = feed[~_works(feed, "SWDC-2027-99030")]
+    pyogrio.write_dataframe(edited_feed, tmp_path / source.file, driver="GeoJSON")
+    ingest_file(edited.url, tmp_path / source.file, source, edited.region, protocols)
+    other = edited.region.sources["larkspur-gas-roadworks"]
+    _send(edited, other, pyogrio.read_dataframe(edited.region.data_dir / other.file), tmp_path)
+    out_of_area = "SELECT count(*) FROM boundary_issues WHERE kind = 'out-of-area'"
+    assert _rows(edited.url, out_of_area) == [(0,)]
+    _agrees_with_a_whole_check(edited, protocols)
+
+
+def test_changed_tolerances_make_the_next_check_look_at_the_whole_theme(
+    edited: Seeded, protocols: Protocols
+) -> None:
+    roadworks = protocols.themes["roadworks"]
+    wider = roadworks.model_copy(
+        update={"matching": roadworks.matching.model_copy(update={"duplicate_m": 30.0})}
+    )
+    last_check = "SELECT whole FROM boundary_check ORDER BY id DESC LIMIT 1"
+    looked_at_whole = []
+    with transaction(edited.url) as cur:
+        for theme in (roadworks, wider, roadworks):
+            check_theme(cur, theme, whole=False)
+            cur.execute(last_check)
+            looked_at_whole.append(cur.fetchone()[0])
+    assert looked_at_whole == [False, True, True]

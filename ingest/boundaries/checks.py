@@ -1,9 +1,10 @@
 """Running the checks: per theme after each ingest, or all at once on demand.
 
-A check replaces everything the previous check of its theme found and decided, in one transaction,
-under a lock per theme, so concurrent ingests of one theme never interleave their findings. Each
-check is recorded in `boundary_check` with the ingest run that triggered it and its counts, so a
-run's report can say what it found even after later runs replaced its findings.
+A check works out again whatever the runs since its theme's last check may have changed (after an
+ingest, their features only; on demand, the whole theme: scope.py), in one transaction, under a
+lock per theme, so concurrent ingests of one theme never interleave their findings. Each check is
+recorded in `boundary_check` with the ingest run that triggered it and the theme's counts after
+it, so a run's report can say what stood after it even once later runs have changed the findings.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ingest.boundaries.areas import (
     loaded_sha256,
     statement,
 )
+from ingest.boundaries.pairs import find_candidates
+from ingest.boundaries.scope import decide, features, forget, gather, record
 from ingest.db import transaction
 from ingest.read import file_sha256
 from ingest.region import Region
@@ -49,26 +52,22 @@ def _lock(cur: Cursor, theme: str) -> None:
     )
 
 
-def _start(cur: Cursor, theme: str, run_id: int | None) -> int:
-    _lock(cur, theme)
+def _begin(cur: Cursor, theme: str, run_id: int | None) -> int:
+    """Record the check; the caller holds the theme's lock."""
     # The spatial joins look costly to the planner, and compiling them would take longer than
     # running them on the GiST indexes.
     cur.execute("SET LOCAL jit = off")
-    for table in ("boundary_issues", "duplicate_of", "edge_corrections"):
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE theme = %s").format(sql.Identifier(table)), (theme,)
-        )
     cur.execute(
         "INSERT INTO boundary_check (theme, run_id) VALUES (%s, %s) RETURNING id", (theme, run_id)
     )
     return cur.fetchone()[0]
 
 
-def _finish(cur: Cursor, check_id: int) -> dict[str, int]:
+def _finish(cur: Cursor, check_id: int, theme: str) -> dict[str, int]:
+    """The theme's findings standing after the check, whichever check found each."""
     cur.execute(
-        "SELECT kind, count(*) FROM boundary_issues WHERE check_id = %s "
-        "GROUP BY kind ORDER BY kind",
-        (check_id,),
+        "SELECT kind, count(*) FROM boundary_issues WHERE theme = %s GROUP BY kind ORDER BY kind",
+        (theme,),
     )
     counts = dict(cur.fetchall())
     cur.execute(
@@ -80,10 +79,12 @@ def _finish(cur: Cursor, check_id: int) -> dict[str, int]:
 def check_topology(cur: Cursor, run_id: int | None = None) -> dict[str, int]:
     """Gaps and overlaps between the members' boundary polygons, with their areas."""
     ensure_schema(cur)
-    check_id = _start(cur, BOUNDARIES, run_id)
+    _lock(cur, BOUNDARIES)
+    cur.execute("DELETE FROM boundary_issues WHERE theme = %s", (BOUNDARIES,))
+    check_id = _begin(cur, BOUNDARIES, run_id)
     params = {"check_id": check_id, "run_id": run_id, "min_area_m2": MIN_AREA_M2}
     cur.execute(statement("topology"), params)
-    return _finish(cur, check_id)
+    return _finish(cur, check_id, BOUNDARIES)
 
 
 def _reference(theme: ThemeSpec, alias: str) -> sql.Composed:
@@ -131,10 +132,19 @@ def merged_view(cur: Cursor, theme: ThemeSpec) -> str:
     return view
 
 
-def check_theme(cur: Cursor, theme: ThemeSpec, run_id: int | None = None) -> dict[str, int]:
-    """Out of area, duplicates across publishers and (for networks) continuity, for one theme."""
+def check_theme(
+    cur: Cursor, theme: ThemeSpec, run_id: int | None = None, *, whole: bool = True
+) -> dict[str, int]:
+    """Out of area, duplicates across publishers and (for networks) continuity, for one theme:
+    the whole theme, or (whole=False) only the features runs changed since its last check, when
+    nothing else its findings were judged by has changed (scope.py)."""
     ensure_schema(cur)
-    check_id = _start(cur, theme.id, run_id)
+    _lock(cur, theme.id)
+    scope = decide(cur, theme, whole=whole)
+    check_id = _begin(cur, theme.id, run_id)
+    if not scope.whole:
+        gather(cur, theme, scope)
+    forget(cur, theme, scope)
     table = sql.Identifier(theme.table)
     matching = theme.matching
     params = {
@@ -148,7 +158,14 @@ def check_theme(cur: Cursor, theme: ThemeSpec, run_id: int | None = None) -> dic
         "touch_m": TOUCH_M,
     }
     cur.execute(statement("areas", table=table))
-    cur.execute(statement("out_of_area", table=table, ref_t=_reference(theme, "t")), params)
+    out_of_area = statement(
+        "out_of_area",
+        table=table,
+        ref_t=_reference(theme, "t"),
+        features=features(theme, scope, "t"),
+    )
+    cur.execute(out_of_area, params)
+    find_candidates(cur, theme, scope, matching.duplicate_m)
     duplicates = statement(
         "duplicates",
         table=table,
@@ -163,7 +180,8 @@ def check_theme(cur: Cursor, theme: ThemeSpec, run_id: int | None = None) -> dic
         )
         cur.execute(network, params)
     merged_view(cur, theme)
-    return _finish(cur, check_id)
+    record(cur, check_id, scope)
+    return _finish(cur, check_id, theme.id)
 
 
 def sync_boundaries(cur: Cursor, region: Region, run_id: int | None = None) -> bool:
@@ -194,7 +212,7 @@ def check_after_ingest(
     """The checks an ingest of `theme` triggers; the ingest run is recorded as their cause."""
     with transaction(url) as cur:
         sync_boundaries(cur, region, run_id)
-        return check_theme(cur, theme, run_id)
+        return check_theme(cur, theme, run_id, whole=False)
 
 
 def check_region(url: str, region: Region, protocols: Protocols) -> dict[str, dict[str, int]]:

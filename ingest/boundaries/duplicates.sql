@@ -1,7 +1,8 @@
 -- The same object supplied by two publishers: alike in code values, and geometry within tolerance
--- (Hausdorff distance for lines and polygons, plain distance for points). The one whose publisher's
--- area holds the larger share of it is kept; ties go to the publisher first by name, then the
--- older row. The other stays stored, listed in duplicate_of, and out of the merged view.
+-- (Hausdorff distance for lines and polygons, plain distance for points), among the candidate
+-- pairs (pairs.sql). The one whose publisher's area holds the larger share of it is kept; ties go
+-- to the publisher first by name, then the older row. The other stays stored, listed in
+-- duplicate_of, and out of the merged view.
 DROP TABLE IF EXISTS _pairs;
 CREATE TEMP TABLE _pairs ON COMMIT DROP AS
 WITH near AS (
@@ -10,11 +11,9 @@ WITH near AS (
         {ref_a} AS ref_a, {ref_b} AS ref_b, a.geom AS geom_a, b.geom AS geom_b,
         CASE WHEN ST_Dimension(a.geom) = 0 THEN ST_Distance(a.geom, b.geom)
             ELSE ST_HausdorffDistance(a.geom, b.geom) END AS distance
-    FROM {table} AS a
-    JOIN {table} AS b
-        ON b.publisher > a.publisher  -- each pair once; never on fid, whose index would win
-        AND ST_DWithin(a.geom, b.geom, %(duplicate_m)s)
-        AND ST_Dimension(a.geom) = ST_Dimension(b.geom)
+    FROM _candidates AS c
+    JOIN {table} AS a ON a.fid = c.fid_a
+    JOIN {table} AS b ON b.fid = c.fid_b
     WHERE {compatible}
 ), shared AS (
     SELECT
@@ -31,17 +30,6 @@ SELECT
     s.share_a > s.share_b
     OR (s.share_a = s.share_b AND (s.pub_a, s.fid_a) < (s.pub_b, s.fid_b)) AS a_kept
 FROM shared AS s;
-
-INSERT INTO duplicate_of (theme, fid, kept_fid, distance_m, check_id)
-SELECT DISTINCT ON (dropped) %(theme)s, dropped, kept, distance, %(check_id)s
-FROM (
-    SELECT
-        CASE WHEN a_kept THEN fid_b ELSE fid_a END AS dropped,
-        CASE WHEN a_kept THEN fid_a ELSE fid_b END AS kept,
-        distance
-    FROM _pairs
-) AS decided
-ORDER BY dropped, distance, kept;
 
 INSERT INTO boundary_issues (
     kind, theme, publisher, feature_fid, reference, other_publisher, other_fid, other_reference,
@@ -65,3 +53,11 @@ FROM (
         distance
     FROM _pairs
 ) AS d;
+
+-- Which copy the merged view hides: every duplicate standing, found by this check or kept from an
+-- earlier one, each hidden behind its nearest kept copy.
+INSERT INTO duplicate_of (theme, fid, kept_fid, distance_m, check_id)
+SELECT DISTINCT ON (feature_fid) %(theme)s, feature_fid, other_fid, distance_m, %(check_id)s
+FROM boundary_issues
+WHERE theme = %(theme)s AND kind = 'duplicate'
+ORDER BY feature_fid, distance_m, other_fid;

@@ -12,4 +12,4 @@ JOIN _areas AS a USING (publisher)
 CROSS JOIN LATERAL (
     SELECT max(ST_Distance(p.geom, a.geom)) AS beyond FROM ST_DumpPoints(t.geom) AS p
 ) AS o
-WHERE NOT ST_Within(t.geom, a.geom) AND o.beyond > %(out_of_area_m)s;
+WHERE {features} AND NOT ST_Within(t.geom, a.geom) AND o.beyond > %(out_of_area_m)s;

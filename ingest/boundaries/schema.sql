@@ -22,6 +22,19 @@ CREATE TABLE IF NOT EXISTS boundary_check (
     counts jsonb NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS boundary_check_run_idx ON boundary_check (run_id);
+-- Added later: what a check was run under (its theme's protocol and tolerances, the boundaries
+-- file), so the next check knows whether findings on features no run has changed still stand,
+-- and whether it looked at the whole theme or only what runs had changed.
+ALTER TABLE boundary_check
+    ADD COLUMN IF NOT EXISTS settings jsonb,
+    ADD COLUMN IF NOT EXISTS whole boolean;
+
+-- The ingest runs whose features a check has looked at: a run that is not here yet (its own check
+-- never ran, say the process was killed) is looked at by the next check of its theme.
+CREATE TABLE IF NOT EXISTS boundary_checked_run (
+    run_id bigint PRIMARY KEY,
+    check_id bigint NOT NULL REFERENCES boundary_check (id) ON DELETE CASCADE
+);
 
 CREATE TABLE IF NOT EXISTS boundary_issues (
     fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
