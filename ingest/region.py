@@ -10,12 +10,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest import units
 from ingest.errors import ConfigError
-from protocols import Protocols, ThemeSpec
+from protocols import Protocols, ThemeSpec, read_yaml
 
 SLUG = r"^[a-z][a-z0-9-]*$"
 
@@ -201,10 +200,9 @@ class Region(Strict):
 
 def load_region(config_dir: Path, data_dir: Path | None = None) -> Region:
     """Read config/region.yaml and config/sources/*.yaml; data files resolve against data_dir."""
-    doc = yaml.safe_load((config_dir / "region.yaml").read_text(encoding="utf-8"))
+    doc = read_yaml(config_dir / "region.yaml")
     sources = [
-        Source.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")))
-        for p in sorted((config_dir / "sources").glob("*.yaml"))
+        Source.model_validate(read_yaml(p)) for p in sorted((config_dir / "sources").glob("*.yaml"))
     ]
     default_data = config_dir / doc.pop("data_dir", "data")
     return Region.model_validate(

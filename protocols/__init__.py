@@ -8,6 +8,7 @@ from protocols.spec import (
     Protocols,
     ThemeSpec,
     load_protocols,
+    read_yaml,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "Protocols",
     "ThemeSpec",
     "load_protocols",
+    "read_yaml",
 ]

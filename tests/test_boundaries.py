@@ -305,13 +305,10 @@ def _agrees_with_a_whole_check(seeded: Seeded, protocols: Protocols) -> None:
     assert (_rows(seeded.url, FINDINGS), _rows(seeded.url, DECISIONS)) == after_ingest
 
 
-def test_a_check_after_an_ingest_leaves_the_findings_on_features_it_did_not_change(
+def test_the_check_after_an_unchanged_reload_leaves_every_finding_as_it_stood(
     edited: Seeded, tmp_path: Path
 ) -> None:
-    query = (  # network findings are always worked out again: they depend on which are hidden
-        "SELECT fid, check_id FROM boundary_issues WHERE theme = 'roadworks' "
-        "AND kind IN ('out-of-area', 'duplicate') ORDER BY fid"
-    )
+    query = "SELECT fid, check_id FROM boundary_issues WHERE theme = 'roadworks' ORDER BY fid"
     before = _rows(edited.url, query)
     _send(edited, *_soar_roadworks(edited), tmp_path)
     [(whole,)] = _rows(edited.url, "SELECT whole FROM boundary_check ORDER BY id DESC LIMIT 1")
@@ -333,11 +330,14 @@ def test_a_feature_moved_onto_another_publishers_is_a_duplicate_not_out_of_area(
 def test_a_retired_features_findings_go_with_it(
     edited: Seeded, tmp_path: Path, protocols: Protocols
 ) -> None:
+    untouched = "SELECT feature_fid, check_id FROM boundary_issues WHERE kind = 'out-of-area'"
+    before = _rows(edited.url, untouched)
     source, feed = _soar_roadworks(edited)
     _send(edited, source, feed[~_works(feed, "SWDC-2027-99020")], tmp_path)
     assert _rows(edited.url, "SELECT * FROM duplicate_of WHERE theme = 'roadworks'") == []
     kinds = _rows(edited.url, "SELECT DISTINCT kind FROM boundary_issues WHERE theme = 'roadworks'")
     assert "duplicate" not in {k for (k,) in kinds}
+    assert _rows(edited.url, untouched) == before  # the feature still out of area was not looked at
     _agrees_with_a_whole_check(edited, protocols)
 
 

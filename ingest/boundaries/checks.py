@@ -21,7 +21,7 @@ from ingest.boundaries.areas import (
     statement,
 )
 from ingest.boundaries.pairs import find_candidates
-from ingest.boundaries.scope import decide, features, forget, gather, record
+from ingest.boundaries.scope import changed, decide, features, forget, gather, record
 from ingest.db import transaction
 from ingest.read import file_sha256
 from ingest.region import Region
@@ -144,6 +144,9 @@ def check_theme(
     check_id = _begin(cur, theme.id, run_id)
     if not scope.whole:
         gather(cur, theme, scope)
+        if not changed(cur, scope):
+            record(cur, check_id, scope)
+            return _finish(cur, check_id, theme.id)
     forget(cur, theme, scope)
     table = sql.Identifier(theme.table)
     matching = theme.matching

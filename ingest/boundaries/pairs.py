@@ -12,13 +12,8 @@ from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
 from ingest.boundaries.areas import statement
-from ingest.boundaries.scope import TOUCHED, Scope, features
+from ingest.boundaries.scope import TOUCHED, Scope, features, per_publisher
 from protocols import ThemeSpec
-
-
-def _per_publisher(cur: Cursor, relation: sql.Composable) -> dict[str, int]:
-    cur.execute(sql.SQL("SELECT publisher, count(*) FROM {} GROUP BY publisher").format(relation))
-    return dict(cur.fetchall())
 
 
 def _own(theme: ThemeSpec, scope: Scope, alias: str) -> sql.Composable:
@@ -45,9 +40,8 @@ def find_candidates(cur: Cursor, theme: ThemeSpec, scope: Scope, duplicate_m: fl
         "DROP TABLE IF EXISTS _candidates; "
         "CREATE TEMP TABLE _candidates (fid_a bigint, fid_b bigint) ON COMMIT DROP"
     )
-    table = sql.Identifier(theme.table)
-    everyone = _per_publisher(cur, table)
-    looked_at = everyone if scope.whole else _per_publisher(cur, TOUCHED)
+    everyone = scope.publishers
+    looked_at = everyone if scope.whole else per_publisher(cur, TOUCHED)
     for publisher, mine in sorted(looked_at.items()):
         theirs = sum(
             n
@@ -60,6 +54,6 @@ def find_candidates(cur: Cursor, theme: ThemeSpec, scope: Scope, duplicate_m: fl
         drive = _own(theme, scope, "d") if mine_first else _others(scope, "d")
         probe = _others(scope, "p") if mine_first else _own(theme, scope, "p")
         cur.execute(
-            statement("pairs", table=table, drive=drive, probe=probe),
+            statement("pairs", table=sql.Identifier(theme.table), drive=drive, probe=probe),
             {"publisher": publisher, "duplicate_m": duplicate_m},
         )

@@ -29,6 +29,7 @@ class Scope:
     whole: bool
     runs: list[int]  # the runs whose features this check covers, recorded once it is done
     settings: dict
+    publishers: dict[str, int]  # the theme's features per publisher
 
 
 def settings(cur: Cursor, theme: ThemeSpec) -> dict:
@@ -59,12 +60,33 @@ def _last_settings(cur: Cursor, theme: ThemeSpec) -> dict | None:
     return row[0] if row else None
 
 
+def per_publisher(cur: Cursor, relation: sql.Composable) -> dict[str, int]:
+    cur.execute(sql.SQL("SELECT publisher, count(*) FROM {} GROUP BY publisher").format(relation))
+    return dict(cur.fetchall())
+
+
+def _changed_by(cur: Cursor, runs: list[int]) -> int:
+    cur.execute(
+        "SELECT coalesce(sum(coalesce(inserted, 0) + coalesce(updated, 0)), 0) "
+        "FROM ingest_run WHERE id = ANY(%s)",
+        (runs,),
+    )
+    return cur.fetchone()[0]
+
+
 def decide(cur: Cursor, theme: ThemeSpec, *, whole: bool) -> Scope:
-    """The whole theme when asked, on its first check, or when what its findings were judged
-    by has changed since the last; otherwise the features of the runs not yet checked."""
-    now = settings(cur, theme)
-    whole = whole or _last_settings(cur, theme) != now
-    return Scope(whole, _unchecked_runs(cur, theme), now)
+    """The whole theme when asked, on its first check, when what its findings were judged by has
+    changed since the last, or when the runs not yet checked inserted or updated at least half of
+    it (looking at all of it then costs less than gathering what they changed); otherwise the
+    features of those runs."""
+    now, runs = settings(cur, theme), _unchecked_runs(cur, theme)
+    publishers = per_publisher(cur, sql.Identifier(theme.table))
+    whole = (
+        whole
+        or _last_settings(cur, theme) != now
+        or _changed_by(cur, runs) * 2 >= sum(publishers.values())
+    )
+    return Scope(whole, runs, now, publishers)
 
 
 def gather(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
@@ -78,6 +100,18 @@ def gather(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
         ).format(touched=TOUCHED, table=sql.Identifier(theme.table)),
         (scope.runs,),
     )
+
+
+def changed(cur: Cursor, scope: Scope) -> bool:
+    """Whether the runs inserted, updated or retired any feature: an unchanged reload changes
+    nothing any finding was judged by. Features leave a theme only when a run retires them."""
+    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(TOUCHED))
+    if cur.fetchone()[0]:
+        return True
+    cur.execute(
+        "SELECT coalesce(sum(retired), 0) > 0 FROM ingest_run WHERE id = ANY(%s)", (scope.runs,)
+    )
+    return cur.fetchone()[0]
 
 
 def forget(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
