@@ -17,8 +17,8 @@ from psycopg2 import sql
 from ingest.boundaries import check_theme
 from ingest.boundaries.areas import ensure_schema
 from ingest.db import resolve_database_url, scratch_database, transaction
+from ingest.load import ensure_schema as load_schema
 from protocols import ThemeSpec, load_protocols
-from protocols.ddl import theme_table_ddl
 from server.settings import Settings
 
 SAMPLE = 10_000
@@ -78,7 +78,7 @@ def _fill(url: str, theme: ThemeSpec, n: int) -> None:
     params = {"x0": x0, "y0": y0, "side": SIDE_M, "n": n}
     with transaction(url) as cur:
         ensure_schema(cur)
-        cur.execute(theme_table_ddl(theme))
+        load_schema(cur, [theme])  # the theme's table and the runs the checks follow
         cur.execute("DELETE FROM boundaries")
         cur.execute(COUNCILS_SQL, params)
         for statement in (LINES_SQL, COPIES_SQL):

@@ -132,6 +132,15 @@ def merged_view(cur: Cursor, theme: ThemeSpec) -> str:
     return view
 
 
+def _with_areas_of_their_own(cur: Cursor, publishers: dict[str, int]) -> bool:
+    """Whether any of the publishers has a boundary: only their line ends can be at one (a
+    utility answers for every member's area, and its network has no ends at a boundary)."""
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM boundaries WHERE publisher = ANY(%s))", (list(publishers),)
+    )
+    return cur.fetchone()[0]
+
+
 def check_theme(
     cur: Cursor, theme: ThemeSpec, run_id: int | None = None, *, whole: bool = True
 ) -> dict[str, int]:
@@ -177,7 +186,7 @@ def check_theme(
         compatible=_compatible(theme),
     )
     cur.execute(duplicates, params)
-    if matching.network:
+    if matching.network and _with_areas_of_their_own(cur, scope.publishers):
         network = statement(
             "network", table=table, ref_t=_reference(theme, "t"), ref_o=_reference(theme, "o")
         )
