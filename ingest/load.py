@@ -446,52 +446,76 @@ def _live_columns(theme: ThemeSpec) -> list[str]:
     return ["fid", *(f.name for f in theme.fields), *provenance, "geom"]
 
 
-def _retire(cur: Cursor, theme: ThemeSpec, source: str, at: datetime) -> int:
-    live = _live_columns(theme)
+DIFF = sql.Identifier("ingest_diff")
+"""What a merge changes, worked out in one pass: each live feature of the source that is gone
+(source_row NULL) or changed, and each staged feature that is new (fid NULL) or changed."""
+
+
+def _diff(cur: Cursor, theme: ThemeSpec, source: str) -> None:
+    """One hash join of the source's live features with the staged ones, by key, where three
+    (retire, update, insert) each used to join them again: an unchanged reload of 500,000 points
+    spent ~1.1 s there."""
+    compared = [*(f.name for f in theme.fields), "geom"]
     cur.execute(
         sql.SQL(
-            "WITH gone AS (DELETE FROM {live} l WHERE l.source = %(source)s AND NOT EXISTS "
-            "(SELECT 1 FROM {stage} s WHERE {match}) RETURNING l.*) "
-            "INSERT INTO {history} ({columns}, valid_to) SELECT {columns}, %(at)s FROM gone"
+            "CREATE TEMPORARY TABLE {diff} ON COMMIT DROP AS "
+            "SELECT l.fid, s.source_row FROM (SELECT * FROM {live} WHERE source = %(source)s) l "
+            "FULL JOIN {stage} s ON {match} "
+            "WHERE l.fid IS NULL OR s.source_row IS NULL OR ({old}) IS DISTINCT FROM ({new})"
         ).format(
+            diff=DIFF,
             live=sql.Identifier(theme.table),
             stage=STAGE,
             match=_key_match(theme, "s", "l"),
+            old=_ids(compared, "l"),
+            new=_ids(compared, "s"),
+        ),
+        {"source": source},
+    )
+
+
+def _retire(cur: Cursor, theme: ThemeSpec, at: datetime) -> int:
+    live = _live_columns(theme)
+    cur.execute(
+        sql.SQL(
+            "WITH gone AS (DELETE FROM {live} l USING {diff} d "
+            "WHERE d.source_row IS NULL AND l.fid = d.fid RETURNING l.*) "
+            "INSERT INTO {history} ({columns}, valid_to) SELECT {columns}, %(at)s FROM gone"
+        ).format(
+            live=sql.Identifier(theme.table),
+            diff=DIFF,
             history=sql.Identifier(history_table(theme)),
             columns=_ids(live),
         ),
-        {"source": source, "at": at},
+        {"at": at},
     )
     return cur.rowcount
 
 
-def _update(cur: Cursor, theme: ThemeSpec, source: str, run_id: int, at: datetime) -> int:
+def _update(cur: Cursor, theme: ThemeSpec, run_id: int, at: datetime) -> int:
     """Changed features: the old version to history, the new one in place under the same fid."""
     fields = [f.name for f in theme.fields]
-    compared = [*fields, "geom"]
-    assigned = [*compared, "source_row"]
+    assigned = [*fields, "geom", "source_row"]
     cur.execute(
         sql.SQL(
-            "WITH changed AS (SELECT l.fid, {staged} FROM {live} l JOIN {stage} s ON {match} "
-            "WHERE l.source = %(source)s AND ({old}) IS DISTINCT FROM ({new})), "
+            "WITH changed AS (SELECT d.fid, {staged} FROM {diff} d "
+            "JOIN {stage} s ON s.source_row = d.source_row WHERE d.fid IS NOT NULL), "
             "kept AS (INSERT INTO {history} ({columns}, valid_to) "
             "SELECT {live_columns}, %(at)s FROM {live} l JOIN changed c ON c.fid = l.fid) "
             "UPDATE {live} l SET ({assigned}) = ({from_changed}), run_id = %(run)s, "
             "loaded_at = %(at)s, valid_from = %(at)s FROM changed c WHERE l.fid = c.fid"
         ).format(
             staged=_ids(assigned, "s"),
+            diff=DIFF,
             live=sql.Identifier(theme.table),
             stage=STAGE,
-            match=_key_match(theme, "s", "l"),
-            old=_ids(compared, "l"),
-            new=_ids(compared, "s"),
             history=sql.Identifier(history_table(theme)),
             columns=_ids(_live_columns(theme)),
             live_columns=_ids(_live_columns(theme), "l"),
             assigned=_ids(assigned),
             from_changed=_ids(assigned, "c"),
         ),
-        {"source": source, "run": run_id, "at": at},
+        {"run": run_id, "at": at},
     )
     return cur.rowcount
 
@@ -524,11 +548,12 @@ def _insert_batch_sql(theme: ThemeSpec) -> sql.Composed:
     ).format(insert=_insert_sql(theme, refuse), stage=STAGE)
 
 
-def _insert(cur: Cursor, theme: ThemeSpec, load: Load, *, only_new: bool) -> int:
-    new = sql.SQL(
-        " WHERE NOT EXISTS (SELECT 1 FROM {live} l WHERE l.source = %(source)s AND {match})"
-    ).format(live=sql.Identifier(theme.table), match=_key_match(theme, "s", "l"))
-    cur.execute(_insert_sql(theme, new if only_new else sql.SQL("")), load.params)
+def _insert(cur: Cursor, theme: ThemeSpec, load: Load) -> int:
+    """The staged features new to the source."""
+    new = sql.SQL(" WHERE s.source_row IN (SELECT source_row FROM {} WHERE fid IS NULL)").format(
+        DIFF
+    )
+    cur.execute(_insert_sql(theme, new), load.params)
     return cur.rowcount
 
 
@@ -641,9 +666,10 @@ def merge(cur: Cursor, theme: ThemeSpec, load: Load, staged: int) -> Merged:
     # Whole-source merges want hash joins; a table just loaded has stale statistics that
     # would make the planner pick a nested loop over every row of the source.
     cur.execute("SET LOCAL enable_nestloop = off")
-    merged.retired = _retire(cur, theme, load.source, load.at)
-    merged.updated = _update(cur, theme, load.source, load.run_id, load.at)
-    merged.inserted = _insert(cur, theme, load, only_new=True)
+    _diff(cur, theme, load.source)
+    merged.retired = _retire(cur, theme, load.at)
+    merged.updated = _update(cur, theme, load.run_id, load.at)
+    merged.inserted = _insert(cur, theme, load)
     if bulk:
         _build_indexes(cur, theme)
     merged.unchanged = staged - merged.duplicates - merged.inserted - merged.updated
