@@ -1,15 +1,22 @@
 -- Features lying further outside their publisher's area than the protocol allows. The distance is
--- that of the furthest vertex; the geometry drawn is the part outside.
+-- that of the furthest vertex; the geometry drawn is the part outside. The features not within
+-- their area are found first (MATERIALIZED keeps the planner from measuring every vertex of every
+-- feature before that cheap test: 5.7 s instead of 0.2 s for 100,000 lines).
+WITH outside AS MATERIALIZED (
+    SELECT t.fid, t.publisher, {ref_t} AS reference, t.geom, a.geom AS area
+    FROM {table} AS t
+    JOIN _areas AS a USING (publisher)
+    WHERE {features} AND NOT ST_Within(t.geom, a.geom)
+)
 INSERT INTO boundary_issues
     (kind, theme, publisher, feature_fid, reference, distance_m, message, check_id, run_id, geom)
 SELECT
-    'out-of-area', %(theme)s, t.publisher, t.fid, {ref_t}, o.beyond,
-    t.publisher || ' ' || {ref_t} || ' lies up to ' || round(o.beyond::numeric, 1)
+    'out-of-area', %(theme)s, f.publisher, f.fid, f.reference, o.beyond,
+    f.publisher || ' ' || f.reference || ' lies up to ' || round(o.beyond::numeric, 1)
     || ' m outside its publisher''s area (the protocol allows ' || %(out_of_area_m)s || ' m)',
-    %(check_id)s, %(run_id)s, ST_Difference(t.geom, a.geom)
-FROM {table} AS t
-JOIN _areas AS a USING (publisher)
+    %(check_id)s, %(run_id)s, ST_Difference(f.geom, f.area)
+FROM outside AS f
 CROSS JOIN LATERAL (
-    SELECT max(ST_Distance(p.geom, a.geom)) AS beyond FROM ST_DumpPoints(t.geom) AS p
+    SELECT max(ST_Distance(p.geom, f.area)) AS beyond FROM ST_DumpPoints(f.geom) AS p
 ) AS o
-WHERE {features} AND NOT ST_Within(t.geom, a.geom) AND o.beyond > %(out_of_area_m)s;
+WHERE o.beyond > %(out_of_area_m)s;
