@@ -21,7 +21,7 @@ from ingest.boundaries.areas import (
     statement,
 )
 from ingest.boundaries.pairs import find_candidates
-from ingest.boundaries.scope import changed, decide, features, forget, gather, record
+from ingest.boundaries.scope import Scope, changed, decide, features, forget, gather, record
 from ingest.db import transaction
 from ingest.read import file_sha256
 from ingest.region import Region
@@ -153,10 +153,17 @@ def check_theme(
     check_id = _begin(cur, theme.id, run_id)
     if not scope.whole:
         gather(cur, theme, scope)
-        if not changed(cur, scope):
-            record(cur, check_id, scope)
-            return _finish(cur, check_id, theme.id)
-    forget(cur, theme, scope)
+    if scope.whole or changed(cur, scope):
+        forget(cur, theme, scope)
+        _work_out(cur, theme, scope, check_id, run_id)
+    record(cur, check_id, scope)
+    return _finish(cur, check_id, theme.id)
+
+
+def _work_out(
+    cur: Cursor, theme: ThemeSpec, scope: Scope, check_id: int, run_id: int | None
+) -> None:
+    """The findings on the features the check looks at, and the theme's network and view."""
     table = sql.Identifier(theme.table)
     matching = theme.matching
     params = {
@@ -171,10 +178,7 @@ def check_theme(
     }
     cur.execute(statement("areas", table=table))
     out_of_area = statement(
-        "out_of_area",
-        table=table,
-        ref_t=_reference(theme, "t"),
-        features=features(theme, scope, "t"),
+        "out_of_area", table=table, ref_t=_reference(theme, "t"), features=features(scope, "t")
     )
     cur.execute(out_of_area, params)
     find_candidates(cur, theme, scope, matching.duplicate_m)
@@ -192,8 +196,6 @@ def check_theme(
         )
         cur.execute(network, params)
     merged_view(cur, theme)
-    record(cur, check_id, scope)
-    return _finish(cur, check_id, theme.id)
 
 
 def sync_boundaries(cur: Cursor, region: Region, run_id: int | None = None) -> bool:

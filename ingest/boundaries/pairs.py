@@ -16,10 +16,10 @@ from ingest.boundaries.scope import TOUCHED, Scope, features, per_publisher
 from protocols import ThemeSpec
 
 
-def _own(theme: ThemeSpec, scope: Scope, alias: str) -> sql.Composable:
+def _own(scope: Scope, alias: str) -> sql.Composable:
     """The publisher's features this check looks at."""
     return sql.SQL("{}.publisher = %(publisher)s AND {}").format(
-        sql.Identifier(alias), features(theme, scope, alias)
+        sql.Identifier(alias), features(scope, alias)
     )
 
 
@@ -51,8 +51,8 @@ def find_candidates(cur: Cursor, theme: ThemeSpec, scope: Scope, duplicate_m: fl
         if not theirs:
             continue
         mine_first = mine <= theirs
-        drive = _own(theme, scope, "d") if mine_first else _others(scope, "d")
-        probe = _others(scope, "p") if mine_first else _own(theme, scope, "p")
+        drive = _own(scope, "d") if mine_first else _others(scope, "d")
+        probe = _others(scope, "p") if mine_first else _own(scope, "p")
         cur.execute(
             statement("pairs", table=sql.Identifier(theme.table), drive=drive, probe=probe),
             {"publisher": publisher, "duplicate_m": duplicate_m},

@@ -4,9 +4,9 @@ A run changes only its own source's features, so after it the findings on every 
 still stand, as long as nothing they were judged by has changed: the theme's protocol and
 tolerances, and the boundaries. Looking only at the features runs inserted or updated (they carry
 the run's id) keeps a small update to a large theme cheap: a check of the whole of a 500,000-point
-theme takes seconds. Findings on features that are gone (retired, or a source withdrawn) go too.
-Network findings (edge matches, gaps) depend on which duplicates are hidden, and are always worked
-out again for the whole theme; they look only at line ends near a boundary.
+theme takes seconds. Findings on features a run retired go too. Network findings (edge matches,
+gaps) depend on which duplicates are hidden, and are worked out again for the whole theme whenever
+anything changed; they look only at line ends near a boundary.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def forget(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
     )
 
 
-def features(theme: ThemeSpec, scope: Scope, alias: str) -> sql.Composable:
+def features(scope: Scope, alias: str) -> sql.Composable:
     """A condition on `alias` true for the features this check looks at."""
     if scope.whole:
         return sql.SQL("TRUE")
