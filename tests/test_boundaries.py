@@ -370,3 +370,21 @@ def test_changed_tolerances_make_the_next_check_look_at_the_whole_theme(
             cur.execute(last_check)
             looked_at_whole.append(cur.fetchone()[0])
     assert looked_at_whole == [False, True, True]
+
+
+def test_ingest_says_what_the_theme_has_across_boundaries_after_the_run(
+    edited: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    source, feed = _soar_roadworks(edited)
+    pyogrio.write_dataframe(feed[~_works(feed, "SWDC-2027-99020")], tmp_path / source.file)
+    monkeypatch.setenv("DATABASE_URL", edited.url)
+    monkeypatch.setenv("RGIS_DATA_DIR", str(edited.region.data_dir))
+    argv = ["ingest", str(tmp_path / source.file), "--source", source.id]
+    assert main([*argv, "--report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "across boundaries, roadworks now has: 1 dangling-end, 3 edge-match, 1 out-of-area" in out
+    )
+    assert main([*argv, "--report", str(tmp_path), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["boundary_issues"]
+    assert found == {"dangling-end": 1, "edge-match": 3, "out-of-area": 1}

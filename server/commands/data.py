@@ -50,10 +50,15 @@ def _print(result: RunResult, built: report.Report, paths: tuple[Path, Path], as
             "filtered": built.filtered,
             "report": {"json": str(json_path), "html": str(html_path)},
         }
+        if "boundary_issues" in built.summary:  # after a load: the theme's, once checked
+            extra["boundary_issues"] = built.summary["boundary_issues"]
         counts = asdict(result) | {k: built.summary[k] for k in report.MERGE_COUNTS}
         print(json.dumps(counts | extra))
         return
     print(result.summary())
+    if crossings := built.summary.get("boundary_issues"):
+        found = ", ".join(f"{count} {kind}" for kind, count in crossings.items())
+        print(f"  across boundaries, {result.theme} now has: {found}")
     if built.filtered:
         print(
             f"  ({built.filtered} of the quarantined left out on purpose by the mapping's filter)"
@@ -86,6 +91,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             protocols,
             progress=partial(_advance, bar),
         )
+    if sys.stderr.isatty():
+        print(f"checking {source.theme} across boundaries ...", file=sys.stderr)
     check_after_ingest(
         deployment.database_url, region, protocols.themes[source.theme], result.run_id
     )
