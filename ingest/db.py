@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,3 +89,42 @@ def scratch_database(base_url: str, prefix: str, template: str | None = None) ->
 def ensure_postgis(url: str) -> None:
     with transaction(url) as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
+SCHEMA_LOCK = "regiongis.schema"
+
+
+def _applied(cur: psycopg2.extensions.cursor, digest: str, tables: list[str]) -> bool:
+    cur.execute("SELECT to_regclass('schema_applied') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        return False
+    cur.execute(
+        "SELECT bool_and(to_regclass(t) IS NOT NULL) AND EXISTS "
+        "(SELECT 1 FROM schema_applied WHERE digest = %s) FROM unnest(%s::text[]) AS t",
+        (digest, tables),
+    )
+    return bool(cur.fetchone()[0])
+
+
+def apply_once(cur: psycopg2.extensions.cursor, ddl: list[str], tables: list[str]) -> None:
+    """Run DDL once per change of its text (while `tables` exist), one process at a time.
+
+    Skipping DDL already applied matters beyond speed: CREATE INDEX IF NOT EXISTS and ALTER TABLE
+    lock their tables even when there is nothing to do, and two processes doing that at once
+    (workers starting together, checks after concurrent ingests) can deadlock each other. The
+    usual case reads one row and takes no lock; applying takes a lock held to the transaction's
+    end, so the next process sees the DDL done.
+    """
+    digest = hashlib.sha256("\n".join(ddl).encode()).hexdigest()
+    if _applied(cur, digest, tables):
+        return
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_LOCK,))
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS schema_applied "
+        "(digest text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    if _applied(cur, digest, tables):
+        return
+    for statement in ddl:
+        cur.execute(statement)
+    cur.execute("INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,))

@@ -13,7 +13,6 @@ history table with valid_to; a feature missing from the new file (retired) moves
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import deque
@@ -43,6 +42,7 @@ from ingest.coordinates import (
     line_wkb,
     point_wkb,
 )
+from ingest.db import apply_once
 from protocols import FieldType, ThemeSpec
 from protocols.ddl import (
     geometry_index,
@@ -67,7 +67,6 @@ STAGE_TYPES = {
     FieldType.BOOLEAN: "boolean",
 }
 LIVE_TYPES = STAGE_TYPES | {FieldType.DECIMAL: "numeric"}  # what Route.COPY writes
-SCHEMA_LOCK = "regiongis.schema"
 SOURCE_LOCK = "regiongis.ingest"
 MERGE_LOCK = "regiongis.merge"
 COPY_BLOCK = 1 << 20
@@ -86,30 +85,12 @@ class Merged:
 
 
 def ensure_schema(cur: Cursor, themes: list[ThemeSpec]) -> None:
-    """Create or extend the bookkeeping and theme tables, once per change of their DDL.
-
-    Skipping unchanged DDL matters beyond speed: CREATE INDEX IF NOT EXISTS locks its table
-    against writers, so running it on every run would queue one source behind another's load.
-    """
+    """Create or extend the bookkeeping and theme tables, once per change of their DDL (a load's
+    would otherwise queue one source behind another's: see apply_once)."""
     ddl = [resources.files("ingest").joinpath("schema.sql").read_text()]
     ddl += [theme_table_ddl(theme).as_string(cur) for theme in themes]
-    digest = hashlib.sha256("\n".join(ddl).encode()).hexdigest()
-    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (SCHEMA_LOCK,))
-    cur.execute(
-        "CREATE TABLE IF NOT EXISTS schema_applied "
-        "(digest text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-    )
     tables = [name for theme in themes for name in (theme.table, history_table(theme))]
-    cur.execute(
-        "SELECT bool_and(to_regclass(t) IS NOT NULL) AND EXISTS "
-        "(SELECT 1 FROM schema_applied WHERE digest = %s) FROM unnest(%s::text[]) AS t",
-        (digest, tables),
-    )
-    if cur.fetchone()[0]:
-        return
-    for statement in ddl:
-        cur.execute(statement)
-    cur.execute("INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,))
+    apply_once(cur, ddl, tables)
 
 
 def lock_source(cur: Cursor, source: str) -> datetime:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from ingest.boundaries import (
     issue_counts,
     load_boundaries,
 )
+from ingest.boundaries.areas import ensure_schema
 from ingest.db import resolve_database_url, scratch_database, transaction
 from ingest.pipeline import ingest_file
 from ingest.region import Region, Source, load_region
@@ -388,3 +391,23 @@ def test_ingest_says_what_the_theme_has_across_boundaries_after_the_run(
     assert main([*argv, "--report", str(tmp_path), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)["boundary_issues"]
     assert found == {"dangling-end": 1, "edge-match": 3, "out-of-area": 1}
+
+
+def test_processes_making_the_checks_tables_ready_at_once_never_deadlock() -> None:
+    """Server workers start together and checks after concurrent ingests begin together, each
+    making the tables ready inside a transaction that goes on; first on a fresh database, then
+    on one where they are ready."""
+    base = resolve_database_url(Settings().database_url, PROJECT_ROOT / ".regiongis")
+    with scratch_database(base, "regiongis_test_schema") as url:
+        for _ in range(2):
+            start = threading.Barrier(4)
+            with ThreadPoolExecutor(4) as pool:
+                for done in [pool.submit(_make_ready, url, start) for _ in range(4)]:
+                    done.result()
+
+
+def _make_ready(url: str, start: threading.Barrier) -> None:
+    with transaction(url) as cur:
+        start.wait()
+        ensure_schema(cur)
+        cur.execute("SELECT pg_sleep(0.3)")  # the rest of the check

@@ -11,6 +11,7 @@ import shapely
 from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
+from ingest.db import apply_once
 from ingest.errors import UnreadableInput
 from ingest.read import file_sha256
 
@@ -24,8 +25,20 @@ def statement(name: str, **identifiers: sql.Composable) -> sql.Composed:
     return sql.SQL(text).format(**identifiers)
 
 
+TABLES = [
+    "boundaries",
+    "boundary_check",
+    "boundary_checked_run",
+    "boundary_issues",
+    "duplicate_of",
+    "edge_corrections",
+]
+
+
 def ensure_schema(cur: Cursor) -> None:
-    cur.execute(statement("schema"))
+    """The checks' tables, once per change of schema.sql (apply_once: every check and every
+    server worker starting calls this, often at the same moment)."""
+    apply_once(cur, [statement("schema").as_string(cur)], TABLES)
 
 
 def loaded_sha256(cur: Cursor) -> str | None:
