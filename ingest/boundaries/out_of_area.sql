@@ -14,7 +14,9 @@ SELECT
     'out-of-area', %(theme)s, f.publisher, f.fid, f.reference, o.beyond,
     f.publisher || ' ' || f.reference || ' lies up to ' || round(o.beyond::numeric, 1)
     || ' m outside its publisher''s area (the protocol allows ' || %(out_of_area_m)s || ' m)',
-    %(check_id)s, %(run_id)s, ST_Difference(f.geom, f.area)
+    %(check_id)s, %(run_id)s,
+    -- a point this far out is all outside: clipping it by a detailed area costs ~40 µs a point
+    CASE WHEN GeometryType(f.geom) = 'POINT' THEN f.geom ELSE ST_Difference(f.geom, f.area) END
 FROM outside AS f
 CROSS JOIN LATERAL (
     SELECT max(ST_Distance(p.geom, f.area)) AS beyond FROM ST_DumpPoints(f.geom) AS p
