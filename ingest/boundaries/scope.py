@@ -65,7 +65,7 @@ def per_publisher(cur: Cursor, relation: sql.Composable) -> dict[str, int]:
     return dict(cur.fetchall())
 
 
-def _changed_by(cur: Cursor, runs: list[int]) -> int:
+def _inserted_or_updated(cur: Cursor, runs: list[int]) -> int:
     cur.execute(
         "SELECT coalesce(sum(coalesce(inserted, 0) + coalesce(updated, 0)), 0) "
         "FROM ingest_run WHERE id = ANY(%s)",
@@ -84,7 +84,7 @@ def decide(cur: Cursor, theme: ThemeSpec, *, whole: bool) -> Scope:
     whole = (
         whole
         or _last_settings(cur, theme) != now
-        or _changed_by(cur, runs) * 2 >= sum(publishers.values())
+        or _inserted_or_updated(cur, runs) * 2 >= sum(publishers.values())
     )
     return Scope(whole, runs, now, publishers)
 
