@@ -33,6 +33,7 @@ import yaml
 from bench.boundaries import bench_database
 from ingest.db import resolve_database_url, transaction, url_parts
 from ingest.load import ensure_schema
+from ingest.ostn15 import use_ostn15
 from protocols import load_protocols
 from server.demo_data import write_demo_files
 from server.settings import Settings
@@ -251,6 +252,7 @@ def _report(layer: str, n: int, ours: dict, peer: float, again: dict, cli: list[
 
 def run(args: argparse.Namespace) -> None:
     counts = {"points": args.points, "lines": args.lines, "polygons": args.polygons}
+    use_ostn15()  # for both: our loads and ogr2ogr transform with OSTN15, not Helmert
     with tempfile.TemporaryDirectory() as tmp, bench_database() as url:
         path = Path(tmp) / "bench.gpkg"
         write_file(path, args.points, args.lines, args.polygons)

@@ -22,6 +22,7 @@ import psycopg2
 from psycopg2 import sql
 
 from ingest.errors import DatabaseUnavailable
+from ingest.ostn15 import copy_grid, proj_data_env
 
 PG_ROOT = Path("/usr/lib/postgresql")
 INSTALL_HINT = (
@@ -88,12 +89,15 @@ class EmbeddedCluster:
         password = quote(self._read("password"), safe="")
         return f"postgresql://{DB_USER}:{password}@127.0.0.1:{self._read('port')}/{DB_NAME}"
 
-    def _run(self, *args: str | Path) -> subprocess.CompletedProcess:
+    def _run(
+        self, *args: str | Path, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """Run a PostgreSQL tool as the folder's owner: PostgreSQL refuses to run as root."""
         cmd = [str(a) for a in args]
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, capture_output=True, text=True, check=False)
+        env = {**os.environ, **(env or {})}
+        return subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
 
     def _check(self, result: subprocess.CompletedProcess, what: str) -> None:
         if result.returncode != 0:
@@ -102,14 +106,15 @@ class EmbeddedCluster:
                 f"could not {what} the embedded PostgreSQL: {' '.join(detail)}"
             )
 
-    def _hand_to_postgres_user(self) -> None:
+    def _hand_to_postgres_user(self, folder: Path | None = None) -> None:
+        folder = folder or self.folder
         if os.geteuid() != 0:
             return
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError as exc:
             raise DatabaseUnavailable(INSTALL_HINT) from exc
-        for path in [self.folder, *self.folder.rglob("*")]:
+        for path in [folder, *folder.rglob("*")]:
             os.chown(path, owner.pw_uid, owner.pw_gid)
 
     def init(self, bindir: Path) -> None:
@@ -153,6 +158,9 @@ class EmbeddedCluster:
             # wal_level=minimal, as PostgreSQL advises for bulk loading: a table emptied in the
             # loading transaction is then COPYed into with no WAL (see ingest.load._emptied).
             # A private cluster has no replicas or WAL archive to need more.
+            proj = self.folder / "proj"  # PostGIS's PROJ transforms with OSTN15 as ingest's does
+            copy_grid(proj)
+            self._hand_to_postgres_user(proj)
             options = (
                 f"-p {self._read('port')} -c listen_addresses=127.0.0.1 "
                 f"-k {self.folder.resolve()} -c synchronous_commit=off -c max_connections=200 "
@@ -170,6 +178,7 @@ class EmbeddedCluster:
                 "-o",
                 options,
                 "start",
+                env=proj_data_env(proj),
             )
             self._check(result, f"start (see {self.log})")
         self._create_database()

