@@ -44,14 +44,14 @@ def load_parts(settings: Settings, data_dir: Path | None = None) -> tuple[Protoc
 def load_deployment(settings: Settings, data_dir: Path | None = None) -> Deployment:
     protocols, region = load_parts(settings, data_dir)
     url = resolve_database_url(settings.database_url, settings.state_dir)
-    _check_transformations(url)
     return Deployment(settings, protocols, region, url)
 
 
-def _check_transformations(url: str) -> None:
-    """Say so when the database moves GPS coordinates onto the National Grid without OSTN15:
-    features it serves in WGS84 then sit ~2 m from where ingest put them."""
-    with transaction(url) as cur:
+def check_transformations(deployment: Deployment) -> None:
+    """Say so, when serving starts, if the database moves GPS coordinates onto the National Grid
+    without OSTN15: features it serves in WGS84 then sit ~2 m from where ingest put them.
+    (Not on every command: the database's first transformation costs it ~60 ms.)"""
+    with transaction(deployment.database_url) as cur:
         cur.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')")
         if not cur.fetchone()[0]:
             return  # a new database: ingest makes PostGIS ready, and the next start checks

@@ -9,7 +9,7 @@ from datetime import timedelta
 from ingest.boundaries import check_after_ingest
 from ingest.db import transaction
 from ingest.pipeline import RunResult, ingest_file
-from server.deployment import Deployment, load_deployment
+from server.deployment import Deployment, check_transformations, load_deployment
 from server.settings import Settings
 
 
@@ -66,6 +66,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     counts |= {s: counts[s] + n for s, n in add_boundary_cases(data_dir).items()}
     print(f"Demo region: {sum(counts.values())} features in {len(counts)} publisher files")
     deployment = load_deployment(settings, data_dir)
+    check_transformations(deployment)
     ingest_all(deployment)
     if not args.no_serve:
         from server.commands.worker import start_in_process
@@ -77,7 +78,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    serve(load_deployment(settings), args.workers)
+    deployment = load_deployment(settings)
+    check_transformations(deployment)
+    serve(deployment, args.workers)
     return 0
 
 
