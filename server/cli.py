@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable
 
@@ -20,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # What the imports made (pandas, pyproj, pygeoapi...: ~90,000 objects) lives as long
+    # as the process: frozen, no collection walks it again, nor the exit, which spent ~0.2 s of
+    # every command on it.
+    gc.freeze()
     args = build_parser().parse_args(argv)
     overrides = {"port": args.port} if getattr(args, "port", None) else {}
     run: Callable[[argparse.Namespace, Settings], int] = args.run
