@@ -62,3 +62,11 @@ def test_the_database_transforms_with_ostn15(db, places: np.ndarray) -> None:
     )
     theirs = np.array(db.fetchall())
     assert np.hypot(*(theirs - ostn15(places)).T).max() < 0.03
+
+
+def test_places_beyond_the_grid_still_transform_by_helmert() -> None:
+    """Off Great Britain (the North Sea, Ireland's west) PROJ takes its next transformation
+    rather than failing: coordinates, never infinity."""
+    beyond = np.array([(2.5, 51.5), (-9.5, 55.0), (1.9, 61.5), (10.0, 52.0)])
+    there = Transformer.from_crs(4326, 27700, always_xy=True).transform(*beyond.T)
+    assert np.isfinite(there).all()
