@@ -26,7 +26,7 @@ from ingest.ahead import ahead
 from ingest.collector import collecting_less
 from ingest.coordinates import as_geodataframe
 from ingest.db import connect, transaction
-from ingest.harmonise import harmonise, prepare_reprojection
+from ingest.harmonise import harmonise, prepare_reprojection, reprojection
 from ingest.load import (
     Copier,
     Load,
@@ -151,6 +151,24 @@ def _told(
             progress(done, total)
 
 
+@contextmanager
+def _dry_checking(
+    path: Path,
+    source: Source,
+    region: Region,
+    protocols: Protocols,
+    progress: Progress | None,
+    batch_size: int | None,
+) -> Iterator[tuple[Batches, Iterator[Checked]]]:
+    """The open file and its batches through every phase but load. With no database to find
+    repeated keys, every repeat rule looks across batches here."""
+    with (
+        _opened(path, source, protocols, batch_size) as batches,
+        _checking(batches, source, region, protocols, key=True, progress=progress) as checked,
+    ):
+        yield batches, checked
+
+
 def checked_batches(
     path: Path,
     source: Source,
@@ -159,12 +177,8 @@ def checked_batches(
     progress: Progress | None = None,
     batch_size: int | None = None,
 ) -> Iterator[Checked]:
-    """The file batch by batch through every phase but load. With no database to find
-    repeated keys, every repeat rule looks across batches here."""
-    with (
-        _opened(path, source, protocols, batch_size) as batches,
-        _checking(batches, source, region, protocols, key=True, progress=progress) as checked,
-    ):
+    """The file batch by batch through every phase but load."""
+    with _dry_checking(path, source, region, protocols, progress, batch_size) as (_, checked):
         yield from checked
 
 
@@ -181,6 +195,7 @@ class DryRun:
     held_back: int  # features that would go to quarantine, all of them
     quarantined: gpd.GeoDataFrame  # the first LISTED of them: row, reason, attributes, geometry
     sample: gpd.GeoDataFrame  # up to SAMPLE features as they would load
+    reprojection: dict[str, str | None]  # the file's CRS, and how it reaches the storage CRS
 
     def result(self, source: Source) -> RunResult:
         return RunResult(
@@ -203,32 +218,39 @@ def check_file(
 ) -> DryRun:
     """A dry run of one publisher file: nothing is written."""
     digest, held_back, quarantined, sample, count = Digest.of(issues.empty()), 0, [], [], 0
-    for checked in checked_batches(path, source, region, protocols, progress, batch_size):
-        count += len(checked.raw)
-        digest = digest.then(Digest.of(checked.issues))
-        held_back += len(issues.rows_with_errors(checked.issues))
-        if (room := LISTED - sum(map(len, quarantined))) > 0:
-            quarantined.append(rejected(checked, room))
-        if (wanted := SAMPLE - sum(map(len, sample))) > 0:
-            sample.append(as_geodataframe(checked.loadable.head(wanted)))
+    with _dry_checking(path, source, region, protocols, progress, batch_size) as (batches, checked):
+        moved = reprojection(batches.crs, protocols.themes[source.theme].storage_crs)
+        for each in checked:
+            count += len(each.raw)
+            digest = digest.then(Digest.of(each.issues))
+            held_back += len(issues.rows_with_errors(each.issues))
+            if (room := LISTED - sum(map(len, quarantined))) > 0:
+                quarantined.append(rejected(each, room))
+            if (wanted := SAMPLE - sum(map(len, sample))) > 0:
+                sample.append(as_geodataframe(each.loadable.head(wanted)))
     return DryRun(
         input=count,
         digest=digest,
         held_back=held_back,
         quarantined=pd.concat(quarantined, ignore_index=True),
         sample=pd.concat(sample),
+        reprojection=moved,
     )
 
 
-def _start_run(conn: Connection, path: Path, source: Source, theme: ThemeSpec) -> int:
+def _start_run(conn: Connection, batches: Batches, source: Source, theme: ThemeSpec) -> int:
     """Record the run as 'running' under the loading connection's pid, so that if the process
-    dies the next run of the source can tell, and mark it failed."""
+    dies the next run of the source can tell, and mark it failed; with how its coordinates
+    reach the storage CRS."""
+    moved = reprojection(batches.crs, theme.storage_crs)
     with conn, conn.cursor() as cur:
         fail_dead_runs(cur, source.id)
         cur.execute(
-            "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, backend_pid) "
-            "VALUES (%s, %s, %s, %s, %s, pg_backend_pid()) RETURNING id",
-            (source.id, source.publisher, theme.id, theme.ref, path.name),
+            "INSERT INTO ingest_run (source, publisher, theme, protocol, file_name, backend_pid,"
+            " source_crs, transformation)"
+            " VALUES (%s, %s, %s, %s, %s, pg_backend_pid(), %s, %s) RETURNING id",
+            (source.id, source.publisher, theme.id, theme.ref, batches.path.name)
+            + (moved["source_crs"], moved["transformation"]),
         )
         return cur.fetchone()[0]
 
@@ -341,7 +363,7 @@ def ingest_file(
     with _opened(path, source, protocols, batch_size) as batches:
         conn = connect(url)
         try:
-            run_id = _start_run(conn, path, source, protocols.themes[source.theme])
+            run_id = _start_run(conn, batches, source, protocols.themes[source.theme])
             try:
                 with conn, conn.cursor() as cur:
                     return _load(cur, batches, source, region, protocols, run_id, progress)

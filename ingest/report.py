@@ -222,7 +222,8 @@ def from_dry_run(
 ) -> Report:
     """The report of a dry run: what ingest would load, quarantine and log."""
     summary = asdict(dry.result(source)) | {"file": file_name, "dry_run": True}
-    summary |= dict.fromkeys(MERGE_COUNTS)  # only a load knows what it would change
+    # only a load knows what it would change
+    summary |= dry.reprojection | dict.fromkeys(MERGE_COUNTS)
     sample = dry.sample.rename_axis("row").reset_index()  # the row, to find each in the file
     return Report(summary, dry.digest, dry.quarantined, region_bbox, sample=sample)
 

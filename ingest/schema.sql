@@ -27,6 +27,11 @@ ALTER TABLE ingest_run
     ADD COLUMN IF NOT EXISTS unchanged integer,
     ADD COLUMN IF NOT EXISTS retired integer;
 ALTER TABLE ingest_run ALTER COLUMN file_sha256 DROP NOT NULL;
+-- How the file's coordinates reached the storage CRS: its CRS, and PROJ's operation (NULL when
+-- they did not move).
+ALTER TABLE ingest_run
+    ADD COLUMN IF NOT EXISTS source_crs text,
+    ADD COLUMN IF NOT EXISTS transformation text;
 CREATE INDEX IF NOT EXISTS ingest_run_source_idx ON ingest_run (source, status);
 
 CREATE TABLE IF NOT EXISTS issue_log (

@@ -185,6 +185,20 @@ def test_the_html_report_is_self_contained_and_shows_hostile_values_as_text(
     assert drawn == 11  # every quarantined feature has a location, even the one in Paris
 
 
+@pytest.mark.parametrize("command", ["check", "ingest"])
+def test_a_report_says_how_the_coordinates_reached_the_national_grid(
+    command: str, deployment, publisher_file, capsys
+) -> None:
+    """GeoJSON is WGS84 (GDAL says EPSG:4326): moved by OSTN15 ("OSGB36 to WGS 84 (9)")."""
+    argv = [command, str(publisher_file), "--source", SOURCE["id"], "--json"]
+    result = json.loads(run_cli([*argv, "--report", str(deployment / "out")], capsys)[1])
+    saved = json.loads(Path(result["report"]["json"]).read_text())
+    assert saved["source_crs"] == "EPSG:4326"
+    assert saved["transformation"].startswith("Inverse of OSGB36 to WGS 84 (9)")
+    html = Path(result["report"]["html"]).read_text()
+    assert "Coordinates: EPSG:4326, moved to the theme's storage CRS by Inverse of OSGB36" in html
+
+
 def test_a_dry_run_report_shows_the_first_features_as_they_would_load(
     deployment, publisher_file, capsys
 ) -> None:
