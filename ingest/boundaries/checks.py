@@ -21,7 +21,7 @@ from ingest.boundaries.areas import (
     statement,
 )
 from ingest.boundaries.pairs import find_candidates
-from ingest.boundaries.scope import Scope, changed, decide, features, forget, gather, record
+from ingest.boundaries.scope import Scope, decide, features, forget, gather, record
 from ingest.db import transaction
 from ingest.read import file_sha256
 from ingest.region import Region
@@ -151,9 +151,9 @@ def check_theme(
     _lock(cur, theme.id)
     scope = decide(cur, theme, whole=whole)
     check_id = _begin(cur, theme.id, run_id)
-    if not scope.whole:
-        gather(cur, theme, scope)
-    if scope.whole or changed(cur, scope):
+    if scope.changed:
+        if not scope.whole:
+            gather(cur, theme, scope)
         forget(cur, theme, scope)
         _work_out(cur, theme, scope, check_id, run_id)
     record(cur, check_id, scope)

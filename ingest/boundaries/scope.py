@@ -29,7 +29,8 @@ class Scope:
     whole: bool
     runs: list[int]  # the runs whose features this check covers, recorded once it is done
     settings: dict
-    publishers: dict[str, int]  # the theme's features per publisher
+    publishers: dict[str, int]  # the theme's features per publisher ({} when nothing changed)
+    changed: bool  # whether the runs inserted, updated or retired any feature
 
 
 def settings(cur: Cursor, theme: ThemeSpec) -> dict:
@@ -65,32 +66,35 @@ def per_publisher(cur: Cursor, relation: sql.Composable) -> dict[str, int]:
     return dict(cur.fetchall())
 
 
-def _inserted_or_updated(cur: Cursor, runs: list[int]) -> int:
+def _what_runs_did(cur: Cursor, runs: list[int]) -> tuple[int, int]:
+    """How many features the runs inserted or updated, and how many they retired."""
     cur.execute(
-        "SELECT coalesce(sum(coalesce(inserted, 0) + coalesce(updated, 0)), 0) "
-        "FROM ingest_run WHERE id = ANY(%s)",
+        "SELECT coalesce(sum(coalesce(inserted, 0) + coalesce(updated, 0)), 0), "
+        "coalesce(sum(retired), 0) FROM ingest_run WHERE id = ANY(%s)",
         (runs,),
     )
-    return cur.fetchone()[0]
+    return cur.fetchone()
 
 
 def decide(cur: Cursor, theme: ThemeSpec, *, whole: bool) -> Scope:
     """The whole theme when asked, on its first check, when what its findings were judged by has
     changed since the last, or when the runs not yet checked inserted or updated at least half of
     it (looking at all of it then costs less than gathering what they changed); otherwise the
-    features of those runs."""
+    features of those runs. When the runs changed nothing (an unchanged reload), not a row of the
+    theme is read: every finding stands."""
     now, runs = settings(cur, theme), _unchecked_runs(cur, theme)
+    moved, retired = _what_runs_did(cur, runs)
+    whole = whole or _last_settings(cur, theme) != now
+    if not (whole or moved or retired):
+        return Scope(False, runs, now, {}, changed=False)
     publishers = per_publisher(cur, sql.Identifier(theme.table))
-    whole = (
-        whole
-        or _last_settings(cur, theme) != now
-        or _inserted_or_updated(cur, runs) * 2 >= sum(publishers.values())
-    )
-    return Scope(whole, runs, now, publishers)
+    whole = whole or moved * 2 >= sum(publishers.values())
+    return Scope(whole, runs, now, publishers, changed=True)
 
 
 def gather(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
-    """Fill the table of the features a scoped check looks at."""
+    """Fill the table of the features a scoped check looks at: those carrying its runs' ids
+    (the features they inserted or updated)."""
     cur.execute(
         sql.SQL(
             "DROP TABLE IF EXISTS {touched}; "
@@ -100,18 +104,6 @@ def gather(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
         ).format(touched=TOUCHED, table=sql.Identifier(theme.table)),
         (scope.runs,),
     )
-
-
-def changed(cur: Cursor, scope: Scope) -> bool:
-    """Whether the runs inserted, updated or retired any feature: an unchanged reload changes
-    nothing any finding was judged by. Features leave a theme only when a run retires them."""
-    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(TOUCHED))
-    if cur.fetchone()[0]:
-        return True
-    cur.execute(
-        "SELECT coalesce(sum(retired), 0) > 0 FROM ingest_run WHERE id = ANY(%s)", (scope.runs,)
-    )
-    return cur.fetchone()[0]
 
 
 def forget(cur: Cursor, theme: ThemeSpec, scope: Scope) -> None:
