@@ -9,6 +9,7 @@ counted, and input = loaded + quarantined still holds.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -366,7 +367,9 @@ def reprojection(crs: CRS, epsg: int) -> dict[str, str | None]:
     target = _crs(epsg)
     if crs.equals(target, ignore_axis_order=True):
         return {"source_crs": named, "transformation": None}
-    found = TransformerGroup(crs, target, always_xy=True).transformers
+    with warnings.catch_warnings():  # "best transformation not available": the text says which
+        warnings.simplefilter("ignore", UserWarning)
+        found = TransformerGroup(crs, target, always_xy=True).transformers
     if not found:
         return {"source_crs": named, "transformation": "none available"}
     steps = [s for s in found[0].description.split(" + ") if not s.startswith("axis order")]
