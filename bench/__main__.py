@@ -17,6 +17,12 @@ def main() -> None:
     parser.add_argument(
         "--rss", action="store_true", help="also ingest and check 5,000,000 points: peak RSS"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="ingest: first loads timed this many times, ours and the peer's in turn (medians)",
+    )
     args = parser.parse_args()
     if unknown := set(args.names) - set(BENCHMARKS):
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
